@@ -1,0 +1,1 @@
+"""FlowSpace infrastructure components."""

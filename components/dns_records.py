@@ -1,0 +1,84 @@
+"""Cloudflare DNS for the served hostnames, and strict TLS towards the origin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from components.config import TlsScope
+
+
+@dataclass(frozen=True)
+class Hostname:
+    name: str
+    proxied: bool
+
+
+@dataclass(frozen=True)
+class DnsRecordsArgs:
+    zone_id: str
+    hostnames: Sequence[Hostname]
+    public_ip: pulumi.Input[str]
+    tls_scope: TlsScope
+    comment: str
+
+
+def strict_tls_expression(hostnames: Sequence[str]) -> str:
+    """A ruleset expression matching exactly these hosts and nothing else in the zone."""
+    quoted = " ".join(f'"{name}"' for name in hostnames)
+    return f"(http.host in {{{quoted}}})"
+
+
+class DnsRecords(pulumi.ComponentResource):
+    record_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: DnsRecordsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flowspace:edge:DnsRecords", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        records = [
+            cloudflare.DnsRecord(
+                f"{name}-{host.name.split('.')[0]}",
+                zone_id=args.zone_id,
+                name=host.name,
+                type="A",
+                content=args.public_ip,
+                proxied=host.proxied,
+                ttl=1,
+                comment=args.comment,
+                opts=child,
+            )
+            for host in args.hostnames
+        ]
+
+        if args.tls_scope == "hostnames":
+            # The zone's other sites (the Vercel app among them) keep their own SSL mode.
+            cloudflare.Ruleset(
+                f"{name}-strict-tls",
+                zone_id=args.zone_id,
+                kind="zone",
+                phase="http_config_settings",
+                name="flowspace origin TLS",
+                description=args.comment,
+                rules=[
+                    cloudflare.RulesetRuleArgs(
+                        action="set_config",
+                        expression=strict_tls_expression([host.name for host in args.hostnames]),
+                        action_parameters=cloudflare.RulesetRuleActionParametersArgs(ssl="strict"),
+                        description="Full (strict) TLS to the FlowSpace origin",
+                        enabled=True,
+                    )
+                ],
+                opts=child,
+            )
+        else:
+            cloudflare.ZoneSetting(f"{name}-ssl", zone_id=args.zone_id, setting_id="ssl", value="strict", opts=child)
+            cloudflare.ZoneSetting(
+                f"{name}-websockets", zone_id=args.zone_id, setting_id="websockets", value="on", opts=child
+            )
+
+        self.record_ids = pulumi.Output.all(*[record.id for record in records])
+        self.register_outputs({"record_ids": self.record_ids})

@@ -1,0 +1,80 @@
+"""The host's network services: the one table every firewall, config and proxy derives from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+Protocol = Literal["tcp", "udp"]
+
+
+class Audience(Enum):
+    """Who may open a connection to a public port."""
+
+    ANYONE = "anyone"
+    SSH_CLIENTS = "ssh_clients"
+    # Web ports are narrowed to Cloudflare's ranges when the origin lock is on.
+    WEB_CLIENTS = "web_clients"
+
+
+@dataclass(frozen=True)
+class PublicPort:
+    name: str
+    protocol: Protocol
+    first: int
+    last: int
+    audience: Audience
+
+    @property
+    def is_range(self) -> bool:
+        return self.first != self.last
+
+    @property
+    def spec(self) -> str:
+        """`50000:60000` or `443`: the iptables form."""
+        return f"{self.first}:{self.last}" if self.is_range else str(self.first)
+
+
+@dataclass(frozen=True)
+class InternalPort:
+    """Bound to 127.0.0.1 on the host; never in any public rule."""
+
+    name: str
+    port: int
+
+
+SSH = PublicPort("ssh", "tcp", 22, 22, Audience.SSH_CLIENTS)
+HTTP = PublicPort("http", "tcp", 80, 80, Audience.WEB_CLIENTS)
+HTTPS = PublicPort("https", "tcp", 443, 443, Audience.WEB_CLIENTS)
+LIVEKIT_RTC_TCP = PublicPort("livekit-rtc-tcp", "tcp", 7881, 7881, Audience.ANYONE)
+LIVEKIT_RTC_UDP = PublicPort("livekit-rtc-udp", "udp", 50000, 60000, Audience.ANYONE)
+# LiveKit's TURN listens on UDP only; TURN over TCP would need TURN/TLS on its own
+# DNS-only hostname with a publicly trusted certificate.
+TURN_UDP = PublicPort("turn-udp", "udp", 3478, 3478, Audience.ANYONE)
+
+PUBLIC_PORTS: tuple[PublicPort, ...] = (
+    SSH,
+    HTTP,
+    HTTPS,
+    LIVEKIT_RTC_TCP,
+    LIVEKIT_RTC_UDP,
+    TURN_UDP,
+)
+
+SOCKET_SERVER = InternalPort("socket-server", 3001)
+LIVEKIT_SIGNALING = InternalPort("livekit-signaling", 7880)
+CADDY_ADMIN = InternalPort("caddy-admin", 2019)
+
+INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_ADMIN)
+
+IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
+
+
+def sources_for(port: PublicPort, ssh_cidrs: tuple[str, ...], web_cidrs: tuple[str, ...]) -> tuple[str, ...]:
+    """The CIDRs allowed to reach `port`; `web_cidrs` is ("0.0.0.0/0",) unless origin-locked."""
+    if port.audience is Audience.SSH_CLIENTS:
+        return ssh_cidrs
+    if port.audience is Audience.WEB_CLIENTS:
+        return web_cidrs
+    return ("0.0.0.0/0",)

@@ -1,0 +1,177 @@
+"""The Ampere A1 instance, its reserved public IP and the SSH keys that reach it."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_oci as oci
+import pulumi_tls as tls
+
+from components.config import InstanceConfig
+from render.cloud_init import CloudInitSettings, render_cloud_init
+
+UBUNTU = "Canonical Ubuntu"
+UBUNTU_VERSION = "24.04"
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    compartment_id: str
+    subnet_id: pulumi.Input[str]
+    name_prefix: str
+    instance: InstanceConfig
+    deploy_user: str
+    admin_ssh_public_keys: Sequence[str]
+    ssh_cidrs: Sequence[str]
+    web_cidrs: pulumi.Input[Sequence[str]]
+    tags: Mapping[str, str]
+
+
+def _pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
+    if isinstance(wanted, str):
+        if wanted not in names:
+            raise ValueError(f"flowspace:availabilityDomain {wanted!r} is not one of {', '.join(names)}")
+        return wanted
+    if not 0 <= wanted < len(names):
+        raise ValueError(
+            f"flowspace:availabilityDomain index {wanted} is out of range: this region has {len(names)} "
+            f"({', '.join(names)}); fix: pulumi config set flowspace:availabilityDomain 0"
+        )
+    return names[wanted]
+
+
+def _newest_image(image_ids: Sequence[str]) -> str:
+    if not image_ids:
+        raise ValueError(
+            f"no {UBUNTU} {UBUNTU_VERSION} image for VM.Standard.A1.Flex was found; "
+            "pin one: pulumi config set flowspace:imageId ocid1.image.oc1.<region>.<id>"
+        )
+    return image_ids[0]
+
+
+class Server(pulumi.ComponentResource):
+    instance_id: pulumi.Output[str]
+    public_ip: pulumi.Output[str]
+    private_ip_id: pulumi.Output[str]
+    vnic_id: pulumi.Output[str]
+    deploy_private_key: pulumi.Output[str]
+    deploy_public_key: pulumi.Output[str]
+    host_public_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flowspace:compute:Server", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        child_invoke = pulumi.InvokeOptions(parent=self)
+
+        deploy_key = tls.PrivateKey(f"{name}-deploy-key", algorithm="ED25519", opts=child)
+        host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
+
+        domains = oci.identity.get_availability_domains_output(compartment_id=args.compartment_id, opts=child_invoke)
+        wanted_domain = args.instance.availability_domain
+        availability_domain = domains.availability_domains.apply(
+            lambda found: _pick_availability_domain([d.name for d in found], wanted_domain)
+        )
+
+        image_id: pulumi.Input[str]
+        if args.instance.image_id is not None:
+            image_id = args.instance.image_id
+        else:
+            images = oci.core.get_images_output(
+                compartment_id=args.compartment_id,
+                operating_system=UBUNTU,
+                operating_system_version=UBUNTU_VERSION,
+                shape=args.instance.shape,
+                sort_by="TIMECREATED",
+                sort_order="DESC",
+                opts=child_invoke,
+            )
+            image_id = images.images.apply(lambda found: _newest_image([image.id for image in found]))
+
+        user_data = pulumi.Output.all(
+            host_key.private_key_openssh, host_key.public_key_openssh, args.web_cidrs
+        ).apply(
+            lambda values: base64.b64encode(
+                render_cloud_init(
+                    CloudInitSettings(
+                        deploy_user=args.deploy_user,
+                        host_private_key_openssh=values[0],
+                        host_public_key_openssh=values[1],
+                        ssh_cidrs=tuple(args.ssh_cidrs),
+                        web_cidrs=tuple(values[2]),
+                    )
+                ).encode()
+            ).decode()
+        )
+        authorized_keys = deploy_key.public_key_openssh.apply(
+            lambda deploy: "\n".join([deploy.strip(), *args.admin_ssh_public_keys])
+        )
+
+        instance = oci.core.Instance(
+            f"{name}-instance",
+            compartment_id=args.compartment_id,
+            availability_domain=availability_domain,
+            display_name=f"{args.name_prefix}-server",
+            shape=args.instance.shape,
+            shape_config=oci.core.InstanceShapeConfigArgs(
+                ocpus=args.instance.ocpus, memory_in_gbs=args.instance.memory_gb
+            ),
+            source_details=oci.core.InstanceSourceDetailsArgs(
+                source_type="image",
+                source_id=image_id,
+                boot_volume_size_in_gbs=str(args.instance.boot_volume_gb),
+            ),
+            create_vnic_details=oci.core.InstanceCreateVnicDetailsArgs(
+                subnet_id=args.subnet_id,
+                # The public address is a reserved one (below), so it survives instance replacement.
+                assign_public_ip="false",
+                display_name=f"{args.name_prefix}-vnic",
+            ),
+            metadata=pulumi.Output.secret(
+                pulumi.Output.all(authorized_keys, user_data).apply(
+                    lambda values: {"ssh_authorized_keys": values[0], "user_data": values[1]}
+                )
+            ),
+            freeform_tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A newer image or edited first-boot data must not rebuild a running server;
+                # day-2 changes are the rollout's.
+                ignore_changes=["metadata", "sourceDetails.sourceId"],
+            ),
+        )
+
+        attachments = oci.core.get_vnic_attachments_output(
+            compartment_id=args.compartment_id, instance_id=instance.id, opts=child_invoke
+        )
+        vnic_id = attachments.vnic_attachments.apply(lambda found: found[0].vnic_id)
+        private_ips = oci.core.get_private_ips_output(vnic_id=vnic_id, opts=child_invoke)
+        private_ip_id = private_ips.private_ips.apply(lambda found: found[0].id)
+        reserved_ip = oci.core.PublicIp(
+            f"{name}-public-ip",
+            compartment_id=args.compartment_id,
+            lifetime="RESERVED",
+            private_ip_id=private_ip_id,
+            display_name=f"{args.name_prefix}-ip",
+            freeform_tags=dict(args.tags),
+            opts=child,
+        )
+
+        self.instance_id = instance.id
+        self.public_ip = reserved_ip.ip_address
+        self.private_ip_id = private_ip_id
+        self.vnic_id = vnic_id
+        self.deploy_private_key = pulumi.Output.secret(deploy_key.private_key_openssh)
+        self.deploy_public_key = deploy_key.public_key_openssh
+        self.host_public_key = host_key.public_key_openssh
+        self.register_outputs(
+            {
+                "instance_id": self.instance_id,
+                "public_ip": self.public_ip,
+                "vnic_id": self.vnic_id,
+                "deploy_private_key": self.deploy_private_key,
+                "host_public_key": self.host_public_key,
+            }
+        )

@@ -1,0 +1,1 @@
+"""Pure functions that render the files landing on the host: plain values in, text out."""

@@ -1,0 +1,72 @@
+"""cloud-init user data for the first boot: Docker with compose v2, the host firewall, the pinned host key.
+
+It runs once; everything that may change later is the rollout's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from render import firewall
+from render.yaml_text import dump
+
+APP_DIR_NAME = "flowspace"
+
+SSHD_HARDENING = """PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+"""
+
+
+@dataclass(frozen=True)
+class CloudInitSettings:
+    deploy_user: str
+    host_private_key_openssh: str
+    host_public_key_openssh: str
+    ssh_cidrs: Sequence[str]
+    web_cidrs: Sequence[str]
+
+
+def app_dir(deploy_user: str) -> str:
+    return f"/home/{deploy_user}/{APP_DIR_NAME}"
+
+
+def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
+    user = settings.deploy_user
+    return {
+        "package_update": True,
+        "packages": ["docker.io", "docker-compose-v2", "curl"],
+        # Only the generated host key, so the rollout can pin it from its first connection.
+        "ssh_deletekeys": True,
+        "ssh_genkeytypes": [],
+        "ssh_keys": {
+            "ed25519_private": settings.host_private_key_openssh,
+            "ed25519_public": settings.host_public_key_openssh.strip(),
+        },
+        "write_files": [
+            {
+                "path": firewall.SCRIPT_PATH,
+                "permissions": "0755",
+                "content": firewall.render_firewall_script(settings.ssh_cidrs, settings.web_cidrs),
+            },
+            {
+                "path": f"/etc/systemd/system/{firewall.UNIT_NAME}",
+                "permissions": "0644",
+                "content": firewall.render_firewall_unit(),
+            },
+            {"path": "/etc/ssh/sshd_config.d/60-flowspace.conf", "permissions": "0644", "content": SSHD_HARDENING},
+        ],
+        "runcmd": [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", firewall.UNIT_NAME],
+            ["systemctl", "enable", "--now", "docker.service"],
+            ["usermod", "-aG", "docker", user],
+            ["install", "-d", "-m", "0750", "-o", user, "-g", user, app_dir(user)],
+        ],
+    }
+
+
+def render_cloud_init(settings: CloudInitSettings) -> str:
+    return "#cloud-config\n" + dump(cloud_config(settings))

@@ -1,0 +1,213 @@
+"""Runs Pulumi code under mocks and records every registration for assertions."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "flowspace"
+
+OPERATOR_VALUES = {
+    "flowspace:compartmentId": "ocid1.tenancy.oc1..aaaaaaaaexampleexampleexampleexample",
+    "flowspace:cloudflareZoneId": "0123456789abcdef0123456789abcdef",
+}
+CLOUDFLARE_IPV4 = ["173.245.48.0/20", "103.21.244.0/22", "104.16.0.0/13"]
+RESERVED_IP = "203.0.113.10"
+NEWEST_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaanewestnewestnewestnewest"
+VNIC_ID = "ocid1.vnic.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplevnic"
+PRIVATE_IP_ID = "ocid1.privateip.oc1.ap-chuncheon-1.abvwaaaaaaaaexampleprivip"
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def reveal(value: Any) -> Any:
+    """The value inside a secret wrapper, recursively."""
+    if rpc.is_rpc_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+@dataclass
+class Registration:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    urn: str
+    ignore_changes: list[str]
+    replacement_trigger: Any
+
+
+@dataclass(frozen=True)
+class Export:
+    value: Any
+    secret: bool
+    known: bool
+
+
+@dataclass
+class Run:
+    preview: bool
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Export] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str) -> Registration:
+        found = self.of_type(typ)
+        assert len(found) == 1, f"expected one {typ}, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
+        return found[0]
+
+    def children_of(self, parent: Registration) -> Iterator[Registration]:
+        return (r for r in self.resources if r.parent == parent.urn)
+
+
+def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]:
+    """What the provider would compute; nothing during a preview, as for resources not yet created."""
+    if preview:
+        return {}
+    typ, name, inputs = args.typ, args.name, args.inputs
+    if typ == "tls:index/privateKey:PrivateKey":
+        return {
+            "privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{name}\n-----END OPENSSH PRIVATE KEY-----\n",
+            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\n{name}\n-----END PRIVATE KEY-----\n",
+            "publicKeyOpenssh": f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{name.replace('-', '')} \n",
+        }
+    if typ == "tls:index/certRequest:CertRequest":
+        described = json.dumps({"dns": inputs.get("dnsNames"), "subject": inputs.get("subject")}, sort_keys=True)
+        return {"certRequestPem": f"-----BEGIN CERTIFICATE REQUEST-----\n{described}\n-----END CERTIFICATE REQUEST-----\n"}
+    if typ == "cloudflare:index/originCaCertificate:OriginCaCertificate":
+        return {"certificate": "-----BEGIN CERTIFICATE-----\nmock origin\n-----END CERTIFICATE-----\n", "expiresOn": "2029-11-23"}
+    if typ == "oci:Core/publicIp:PublicIp":
+        return {"ipAddress": RESERVED_IP}
+    if typ == "random:index/randomPassword:RandomPassword":
+        return {"result": "s" * int(inputs.get("length", 16))}
+    if typ == "random:index/randomString:RandomString":
+        return {"result": "K" * int(inputs.get("length", 8))}
+    return {}
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        outputs = _fake_outputs(args, self.run.preview)
+        resource_id = None if self.run.preview else f"{args.name}-id"
+        return resource_id, {**args.inputs, **outputs}
+
+    def call(self, args: mocks.MockCallArgs) -> dict[Any, Any]:
+        self.run.calls.append((args.token, dict(args.args)))
+        results: dict[str, dict[str, Any]] = {
+            "oci:Identity/getAvailabilityDomains:getAvailabilityDomains": {
+                "availabilityDomains": [{"name": "Uocm:AP-CHUNCHEON-1-AD-1", "id": "ad1"}]
+            },
+            "oci:Core/getImages:getImages": {
+                "images": [{"id": NEWEST_IMAGE}, {"id": "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaolderolderolderolder"}]
+            },
+            "oci:Core/getVnicAttachments:getVnicAttachments": {"vnicAttachments": [{"vnicId": VNIC_ID}]},
+            "oci:Core/getPrivateIps:getPrivateIps": {"privateIps": [{"id": PRIVATE_IP_ID}]},
+            "cloudflare:index/getIpRanges:getIpRanges": {"ipv4Cidrs": CLOUDFLARE_IPV4, "ipv6Cidrs": ["2400:cb00::/32"]},
+        }
+        return results.get(args.token, {})
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, run: Run, recorder: _Mocks) -> None:
+        super().__init__(recorder)
+        self.run = run
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.run.resources.append(
+                Registration(
+                    typ=request.type,
+                    name=request.name,
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    urn=response.urn,
+                    ignore_changes=list(request.ignoreChanges),
+                    replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
+                    if request.HasField("replacement_trigger")
+                    else None,
+                )
+            )
+        return response
+
+
+def _mock_run(body: Callable[[], Any], config: dict[str, str], preview: bool, stack: str) -> Run:
+    run = Run(preview=preview)
+    recorder = _Mocks(run)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        recorder, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(run, recorder)
+    )
+    pulumi.runtime.set_all_config(config, [])
+    exported: dict[str, Any] = {}
+    real_export = pulumi.export
+    pulumi.export = lambda name, value: exported.__setitem__(name, value)  # type: ignore[assignment]
+    try:
+        pulumi.runtime.test(body)()
+    finally:
+        pulumi.export = real_export
+    for name, value in exported.items():
+        run.outputs[name] = _sync_await(_describe(pulumi.Output.from_input(value)))
+    return run
+
+
+async def _describe(output: pulumi.Output[Any]) -> Export:
+    return Export(
+        value=await output.future(with_unknowns=True),
+        secret=await output.is_secret(),
+        known=await output.is_known(),
+    )
+
+
+def stack_config(stack: str = "prod", overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The stack file's values plus what only an operator has, as the engine hands them over."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    values = {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in document["config"].items()
+    }
+    return {**values, **OPERATOR_VALUES, **(overrides or {})}
+
+
+def run_program(
+    stack: str = "prod", preview: bool = False, overrides: dict[str, str] | None = None
+) -> Run:
+    def body() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    return _mock_run(body, stack_config(stack, overrides), preview, stack)
+
+
+def run_components(body: Callable[[], Any], preview: bool = False) -> Run:
+    return _mock_run(body, {}, preview, "test")

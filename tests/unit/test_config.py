@@ -1,0 +1,131 @@
+"""Every bad input is reported with its key and a fix, all at once, before any resource exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import allowance
+from components.config import ConfigError, load_stack_config
+from tests.unit.harness import OPERATOR_VALUES, run_program, stack_config
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm admin@laptop"
+
+
+def load(overrides: dict[str, str | None]) -> ConfigError | None:
+    values: dict[str, str | None] = {**stack_config("prod"), **overrides}
+    plain = {key.removeprefix("flowspace:"): value for key, value in values.items() if key.startswith("flowspace:")}
+    try:
+        load_stack_config(plain, "prod")  # type: ignore[arg-type]
+    except ConfigError as error:
+        return error
+    return None
+
+
+def problems_for(overrides: dict[str, str | None], key: str) -> list[str]:
+    error = load(overrides)
+    assert error is not None, f"{overrides} was accepted"
+    found = [str(p) for p in error.problems if p.key == key]
+    assert found, f"no problem names flowspace:{key}; got: {error}"
+    return found
+
+
+def test_prod_stack_file_with_operator_values_is_valid() -> None:
+    assert load({}) is None
+
+
+def test_missing_operator_keys_are_listed_together_with_set_commands() -> None:
+    error = load({"flowspace:compartmentId": None, "flowspace:cloudflareZoneId": None})
+    assert error is not None
+    text = str(error)
+    assert "pulumi config set flowspace:compartmentId" in text
+    assert "pulumi config set flowspace:cloudflareZoneId" in text
+    assert len(error.problems) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("compartmentId", "ocid1.instance.oc1..aaaaaaaaaaaaaaaaaaaaaaaaaa", "not an OCID"),
+        ("compartmentId", "tenancy-123", "not an OCID"),
+        ("imageId", "ubuntu-24.04", "not an OCID"),
+        ("ocpus", "0", "outside VM.Standard.A1.Flex's 1-80"),
+        ("ocpus", "many", "not a whole number"),
+        ("memoryGb", "600", "outside VM.Standard.A1.Flex's 1-512"),
+        ("bootVolumeGb", "40", "outside 50-200"),
+        ("bootVolumeGb", "250", "outside 50-200"),
+        ("vcnCidr", "10.0.0.1/16", "not an IPv4 CIDR"),
+        ("subnetCidr", "192.168.1.0/24", "not inside vcnCidr"),
+        ("sshAllowedCidrs", '["203.0.113.300/32"]', "not an IPv4 CIDR"),
+        ("sshAllowedCidrs", "[1, 2]", "not a list of strings"),
+        ("socketHostname", "space_socket.flow-coder.com", "not a valid hostname"),
+        ("livekitHostname", "-bad.flow-coder.com", "not a valid hostname"),
+        ("adminSshPublicKeys", '["ssh-ed25519 not-base64"]', "not an OpenSSH public key"),
+        ("adminSshPublicKeys", '["-----BEGIN PUBLIC KEY-----"]', "not an OpenSSH public key"),
+        ("availabilityDomain", "ad-one", "neither an index"),
+        ("freeTierAllowance", "unlimited", "not one of"),
+        ("cloudflareZoneId", "zone", "not a 32-character hex"),
+    ],
+)
+def test_bad_value_names_its_key_and_the_fix(key: str, value: str, expected: str) -> None:
+    found = problems_for({f"flowspace:{key}": value}, key)
+    assert any(expected in text for text in found), f"flowspace:{key}={value!r}: {found}"
+    assert all("fix: pulumi config set" in text for text in found), found
+
+
+def test_memory_per_ocpu_ratio_is_enforced() -> None:
+    found = problems_for({"flowspace:ocpus": "1", "flowspace:memoryGb": "65"}, "memoryGb")
+    assert "1-64 GB per OCPU" in found[0]
+
+
+def test_exceeding_the_chosen_allowance_is_refused_with_the_cost() -> None:
+    found = problems_for({"flowspace:freeTierAllowance": "free-2026"}, "ocpus")
+    assert "$26.98/month" in found[0], found[0]
+    assert "acceptedMonthlyCostUsd 26.98" in found[0]
+
+
+def test_accepting_the_cost_allows_a_larger_instance() -> None:
+    assert load({"flowspace:freeTierAllowance": "free-2026", "flowspace:acceptedMonthlyCostUsd": "30"}) is None
+
+
+def test_prod_size_is_free_on_payg_and_costs_on_the_2026_allowance() -> None:
+    payg = allowance.estimate_a1_monthly_cost(4, 24, allowance.A1_ALLOWANCES["payg"])
+    free = allowance.estimate_a1_monthly_cost(4, 24, allowance.A1_ALLOWANCES["free-2026"])
+    assert payg.total_usd == 0
+    assert free.total_usd == pytest.approx(26.98)
+    assert allowance.estimate_a1_monthly_cost(2, 12, allowance.A1_ALLOWANCES["free-2026"]).total_usd == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "expected"),
+    [
+        ({"flowspace:socketHostname": "space-socket.example.org"}, "socketHostname", "not inside the zone"),
+        ({"flowspace:livekitHostname": "space-socket.flow-coder.com"}, "livekitHostname", "also socketHostname"),
+        ({"flowspace:originCertType": "origin-dsa"}, "originCertType", "not one of origin-ecc, origin-rsa"),
+        ({"flowspace:originCertValidityDays": "100"}, "originCertValidityDays", "not a validity Cloudflare issues"),
+        ({"flowspace:cloudflareTlsScope": "everything"}, "cloudflareTlsScope", "not one of hostnames, zone"),
+        (
+            {"flowspace:livekitProxied": "false", "flowspace:originLock": "true"},
+            "originLock",
+            "livekitProxied is false",
+        ),
+    ],
+)
+def test_bad_edge_settings_name_their_key(overrides: dict[str, str | None], key: str, expected: str) -> None:
+    found = problems_for(overrides, key)
+    assert any(expected in text for text in found), found
+
+
+def test_origin_lock_defaults_off_when_a_hostname_is_dns_only() -> None:
+    plain = {k.removeprefix("flowspace:"): v for k, v in stack_config("prod").items() if k.startswith("flowspace:")}
+    plain["socketProxied"] = "false"
+    assert load_stack_config(plain, "prod").edge.origin_lock is False  # type: ignore[arg-type]
+
+
+def test_valid_admin_key_is_accepted() -> None:
+    assert load({"flowspace:adminSshPublicKeys": f'["{ED25519}"]'}) is None
+
+
+def test_invalid_config_registers_no_resource() -> None:
+    with pytest.raises(Exception, match="flowspace:ocpus") as raised:
+        run_program(overrides={"flowspace:ocpus": "0", **OPERATOR_VALUES})
+    assert "nothing was created" in str(raised.value)
