@@ -40,7 +40,7 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
         "packages": ["docker.io", "docker-compose-v2", "curl"],
         # Only the generated host key, so the rollout can pin it from its first connection.
         "ssh_deletekeys": True,
-        "ssh_genkeytypes": [],
+        "ssh_genkeytypes": ["ed25519"],
         "ssh_keys": {
             "ed25519_private": settings.host_private_key_openssh,
             "ed25519_public": settings.host_public_key_openssh.strip(),

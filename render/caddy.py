@@ -1,0 +1,46 @@
+"""The Caddyfile, from the template in files/: one site per hostname, each with /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from components import ports
+
+FILES = Path(__file__).resolve().parents[1] / "files"
+HEALTH_ROUTE = "/healthz"
+CERTIFICATE_DIR_IN_CONTAINER = "/etc/caddy/tls"
+
+
+@dataclass(frozen=True)
+class Site:
+    hostname: str
+    upstream_port: int
+    # The upstream's own health endpoint that /healthz is answered from.
+    health_path: str
+
+
+def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
+    return (
+        Site(socket_hostname, ports.SOCKET_SERVER.port, "/health"),
+        Site(livekit_hostname, ports.LIVEKIT_SIGNALING.port, "/"),
+    )
+
+
+def render_caddyfile(
+    sites: Sequence[Site], trusted_proxies: Sequence[str], certificate_dir: str = CERTIFICATE_DIR_IN_CONTAINER
+) -> str:
+    site_template = Template((FILES / "Caddyfile.site.tmpl").read_text())
+    blocks = "".join(
+        site_template.substitute(hostname=s.hostname, upstream_port=s.upstream_port, health_path=s.health_path)
+        for s in sites
+    )
+    rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(
+        caddy_admin_port=ports.CADDY_ADMIN.port,
+        certificate_dir=certificate_dir,
+        trusted_proxies=" ".join(trusted_proxies) if trusted_proxies else "private_ranges",
+        sites=blocks,
+    )
+    return rendered.rstrip() + "\n"

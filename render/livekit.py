@@ -1,0 +1,44 @@
+"""livekit.yaml: only fields livekit-server knows, since unknown ones are fatal to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components import ports
+from render.yaml_text import dump
+
+KEY_FILE_IN_CONTAINER = "/etc/livekit/keys.yaml"
+
+
+@dataclass(frozen=True)
+class LiveKitSettings:
+    public_ip: str
+    key_file: str = KEY_FILE_IN_CONTAINER
+
+
+def livekit_config(settings: LiveKitSettings) -> dict[str, Any]:
+    return {
+        "port": ports.LIVEKIT_SIGNALING.port,
+        # Signaling is reached through Caddy only.
+        "bind_addresses": ["127.0.0.1"],
+        "rtc": {
+            "tcp_port": ports.LIVEKIT_RTC_TCP.first,
+            "port_range_start": ports.LIVEKIT_RTC_UDP.first,
+            "port_range_end": ports.LIVEKIT_RTC_UDP.last,
+            # The program knows the reserved IP, so no STUN lookup can fail the start.
+            "use_external_ip": False,
+            "node_ip": settings.public_ip,
+        },
+        "turn": {"enabled": True, "udp_port": ports.TURN_UDP.first},
+        "key_file": settings.key_file,
+        "logging": {"json": True, "level": "info"},
+    }
+
+
+def render_livekit_yaml(settings: LiveKitSettings) -> str:
+    return dump(livekit_config(settings))
+
+
+def render_key_file(api_key: str, api_secret: str) -> str:
+    return dump({api_key: api_secret})

@@ -1,0 +1,9 @@
+"""Every image the host runs, pinned to an exact version here and nowhere else."""
+
+LIVEKIT_VERSION = "v1.13.5"
+CADDY_VERSION = "2.11.7"
+NODE_VERSION = "22.21.1"
+
+LIVEKIT_IMAGE = f"livekit/livekit-server:{LIVEKIT_VERSION}"
+CADDY_IMAGE = f"caddy:{CADDY_VERSION}-alpine"
+NODE_IMAGE = f"node:{NODE_VERSION}-alpine"

@@ -1,0 +1,71 @@
+"""Listens on, or probes, TCP and UDP ports; run inside a network namespace by the tests.
+
+  probe.py listen TCP_PORTS UDP_PORTS          accept TCP, echo UDP, until killed
+  probe.py check HOST SOURCE TCP_PORTS UDP_PORTS   print {"tcp/22": "open", ...} as JSON
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import socket
+import sys
+
+
+def ports(text: str) -> list[int]:
+    return [int(p) for p in text.split(",") if p]
+
+
+def listen(tcp_ports: list[int], udp_ports: list[int]) -> None:
+    selector = selectors.DefaultSelector()
+    for port in tcp_ports:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("0.0.0.0", port))
+        server.listen()
+        selector.register(server, selectors.EVENT_READ, "tcp")
+    for port in udp_ports:
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind(("0.0.0.0", port))
+        selector.register(server, selectors.EVENT_READ, "udp")
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            if key.data == "tcp":
+                connection, _ = sock.accept()
+                connection.close()
+            else:
+                data, peer = sock.recvfrom(2048)
+                sock.sendto(data, peer)
+
+
+def check(host: str, source: str, tcp_ports: list[int], udp_ports: list[int]) -> dict[str, str]:
+    verdicts: dict[str, str] = {}
+    for port in tcp_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+            client.bind((source, 0))
+            client.settimeout(2)
+            try:
+                client.connect((host, port))
+                verdicts[f"tcp/{port}"] = "open"
+            except OSError as error:
+                verdicts[f"tcp/{port}"] = f"closed ({error.__class__.__name__})"
+    for port in udp_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind((source, 0))
+            client.settimeout(1)
+            try:
+                client.sendto(b"probe", (host, port))
+                client.recvfrom(2048)
+                verdicts[f"udp/{port}"] = "open"
+            except OSError as error:
+                verdicts[f"udp/{port}"] = f"closed ({error.__class__.__name__})"
+    return verdicts
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "listen":
+        listen(ports(sys.argv[2]), ports(sys.argv[3]))
+    else:
+        print(json.dumps(check(sys.argv[2], sys.argv[3], ports(sys.argv[4]), ports(sys.argv[5]))))

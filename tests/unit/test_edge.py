@@ -1,0 +1,113 @@
+"""The Cloudflare edge: records on the reserved IP, the origin certificate, strict TLS per hostname."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pulumi.output import Unknown
+
+from components.dns_records import strict_tls_expression
+from tests.unit.harness import RESERVED_IP, Run, is_secret, reveal, run_program
+
+HOSTNAMES = ["space-socket.flow-coder.com", "space-livekit.flow-coder.com"]
+
+
+@pytest.fixture(scope="module")
+def prod() -> Run:
+    return run_program("prod")
+
+
+def csr_content(run: Run) -> dict[str, object]:
+    pem = run.one("cloudflare:index/originCaCertificate:OriginCaCertificate").inputs["csr"]
+    body = str(pem).split("\n")[1]
+    parsed = json.loads(body)
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def test_csr_and_certificate_cover_exactly_the_served_hostnames(prod: Run) -> None:
+    assert prod.one("tls:index/certRequest:CertRequest").inputs["dnsNames"] == HOSTNAMES
+    certificate = prod.one("cloudflare:index/originCaCertificate:OriginCaCertificate").inputs
+    assert certificate["hostnames"] == HOSTNAMES
+    assert certificate["requestType"] == "origin-ecc"
+    assert certificate["requestedValidity"] == 1095
+    assert csr_content(prod)["dns"] == HOSTNAMES
+
+
+def test_origin_key_is_secret_and_ecdsa_for_origin_ecc(prod: Run) -> None:
+    key = prod.named("origin-certificate-key").inputs
+    assert key["algorithm"] == "ECDSA" and key["ecdsaCurve"] == "P256"
+    assert is_secret(prod.one("tls:index/certRequest:CertRequest").inputs["privateKeyPem"])
+
+
+def test_rsa_request_type_makes_an_rsa_key() -> None:
+    run = run_program(overrides={"flowspace:originCertType": "origin-rsa"})
+    assert run.named("origin-certificate-key").inputs["algorithm"] == "RSA"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"flowspace:originCertRotation": "1"},
+        {"flowspace:socketHostname": "realtime.flow-coder.com"},
+    ],
+)
+def test_rotation_or_hostname_change_produces_a_new_certificate(prod: Run, change: dict[str, str]) -> None:
+    changed = run_program(overrides=change)
+    # Any change to an OriginCaCertificate input replaces it; the key is replaced with it.
+    assert csr_content(changed) != csr_content(prod), f"{change} left the CSR unchanged"
+    before = prod.named("origin-certificate-key").replacement_trigger
+    after = changed.named("origin-certificate-key").replacement_trigger
+    assert before != after, f"{change} does not replace the origin key"
+
+
+def test_records_point_at_the_reserved_ip_proxied_with_auto_ttl(prod: Run) -> None:
+    records = prod.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert sorted(r.inputs["name"] for r in records) == sorted(HOSTNAMES)
+    public_ip_urn = prod.one("oci:Core/publicIp:PublicIp").urn
+    for record in records:
+        assert record.inputs["content"] == RESERVED_IP, record.name
+        assert record.inputs["type"] == "A" and record.inputs["ttl"] == 1 and record.inputs["proxied"] is True
+        assert record.inputs["zoneId"] == "0123456789abcdef0123456789abcdef"
+        assert public_ip_urn in record.dependencies, f"{record.name} does not follow the reserved IP"
+
+
+def test_proxied_is_chosen_per_hostname() -> None:
+    run = run_program(overrides={"flowspace:livekitProxied": "false", "flowspace:originLock": "false"})
+    proxied = {r.inputs["name"]: r.inputs["proxied"] for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert proxied == {"space-socket.flow-coder.com": True, "space-livekit.flow-coder.com": False}
+
+
+def test_strict_tls_rule_matches_exactly_the_served_hostnames(prod: Run) -> None:
+    ruleset = prod.one("cloudflare:index/ruleset:Ruleset").inputs
+    assert ruleset["phase"] == "http_config_settings" and ruleset["kind"] == "zone"
+    (rule,) = ruleset["rules"]
+    assert rule["action"] == "set_config"
+    assert rule["actionParameters"] == {"ssl": "strict"}
+    assert rule["expression"] == '(http.host in {"space-socket.flow-coder.com" "space-livekit.flow-coder.com"})'
+    assert not prod.of_type("cloudflare:index/zoneSetting:ZoneSetting"), "zone-wide settings are opt-in"
+
+
+def test_zone_wide_tls_is_an_explicit_opt_in() -> None:
+    run = run_program(overrides={"flowspace:cloudflareTlsScope": "zone"})
+    settings = {r.inputs["settingId"]: r.inputs["value"] for r in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")}
+    assert settings == {"ssl": "strict", "websockets": "on"}
+    assert not run.of_type("cloudflare:index/ruleset:Ruleset")
+
+
+def test_expression_quotes_each_hostname() -> None:
+    assert strict_tls_expression(["a.example.com"]) == '(http.host in {"a.example.com"})'
+
+
+def test_urls_are_exported(prod: Run) -> None:
+    assert prod.outputs["socket_url"].value == "https://space-socket.flow-coder.com"
+    assert prod.outputs["livekit_url"].value == "wss://space-livekit.flow-coder.com"
+    assert prod.outputs["livekit_http_url"].value == "https://space-livekit.flow-coder.com"
+
+
+def test_preview_with_unknown_ip_and_ranges_works() -> None:
+    run = run_program(preview=True)
+    records = run.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert len(records) == 2
+    assert all(isinstance(reveal(r.inputs["content"]), Unknown) for r in records)
