@@ -7,7 +7,9 @@ from components.config import NAMESPACE, ConfigError, load_stack_config
 from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname
 from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
+from components.rollout import Rollout, RolloutArgs
 from components.server import Server, ServerArgs
+from render.release import read_socket_server_source
 
 try:
     config = load_stack_config(pulumi.Config(NAMESPACE), pulumi.get_stack())
@@ -55,22 +57,67 @@ certificate = OriginCertificate(
     ),
 )
 
-DnsRecords(
+dns = DnsRecords(
     "dns",
     DnsRecordsArgs(
         zone_id=edge.zone_id,
-        hostnames=[Hostname(edge.socket_hostname, edge.socket_proxied), Hostname(edge.livekit_hostname, edge.livekit_proxied)],
+        hostnames=[
+            Hostname(edge.socket_hostname, edge.socket_proxied),
+            Hostname(edge.livekit_hostname, edge.livekit_proxied),
+        ],
         public_ip=server.public_ip,
         tls_scope=edge.tls_scope,
         comment=f"managed by pulumi ({config.name_prefix})",
     ),
 )
 
+rollout = Rollout(
+    "rollout",
+    RolloutArgs(
+        host=server.public_ip,
+        user=config.deploy_user,
+        private_key=server.deploy_private_key,
+        host_public_key=server.host_public_key,
+        server_id=server.instance_id,
+        public_ip=server.public_ip,
+        socket_hostname=edge.socket_hostname,
+        livekit_hostname=edge.livekit_hostname,
+        certificate_pem=certificate.certificate_pem,
+        certificate_key_pem=certificate.private_key_pem,
+        ssh_cidrs=config.network.ssh_allowed_cidrs,
+        web_cidrs=web_cidrs,
+        ocpus=config.instance.ocpus,
+        memory_gb=config.instance.memory_gb,
+        socket_server_image=config.socket_server.image,
+        socket_server_source=read_socket_server_source(config.socket_server.source_dir),
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[dns]),
+)
+
+socket_url = f"https://{edge.socket_hostname}"
+livekit_url = f"wss://{edge.livekit_hostname}"
+livekit_http_url = f"https://{edge.livekit_hostname}"
+
 pulumi.export("public_ip", server.public_ip)
 pulumi.export("instance_id", server.instance_id)
 pulumi.export("ssh_command", pulumi.Output.concat("ssh ", config.deploy_user, "@", server.public_ip))
 pulumi.export("ssh_private_key", server.deploy_private_key)
 pulumi.export("ssh_host_public_key", server.host_public_key)
-pulumi.export("socket_url", f"https://{edge.socket_hostname}")
-pulumi.export("livekit_url", f"wss://{edge.livekit_hostname}")
-pulumi.export("livekit_http_url", f"https://{edge.livekit_hostname}")
+pulumi.export("socket_url", socket_url)
+pulumi.export("livekit_url", livekit_url)
+pulumi.export("livekit_http_url", livekit_http_url)
+pulumi.export("release_id", rollout.release_id)
+pulumi.export(
+    "vercel_env",
+    pulumi.Output.secret(
+        pulumi.Output.all(rollout.livekit_api_key, rollout.livekit_api_secret).apply(
+            lambda keys: {
+                "NEXT_PUBLIC_SOCKET_URL": socket_url,
+                "NEXT_PUBLIC_LIVEKIT_URL": livekit_url,
+                "LIVEKIT_URL": livekit_http_url,
+                "LIVEKIT_API_KEY": keys[0],
+                "LIVEKIT_API_SECRET": keys[1],
+            }
+        )
+    ),
+)

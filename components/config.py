@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -35,6 +36,12 @@ TLS_SCOPES: tuple[TlsScope, ...] = ("hostnames", "zone")
 _OCID = re.compile(r"^ocid1\.(?P<kind>[a-z0-9]+)\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{20,}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+_IMAGE_REF = re.compile(
+    r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$"
+)
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_SOCKET_SERVER_SOURCE = "files/socket-server"
+SOCKET_SERVER_REQUIRED_FILES = ("package.json", "Dockerfile")
 
 
 class ConfigSource(Protocol):
@@ -103,6 +110,13 @@ class EdgeConfig:
 
 
 @dataclass(frozen=True)
+class SocketServerConfig:
+    # A registry image to pull, or None to build `source_dir` on the host.
+    image: str | None
+    source_dir: Path
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     compartment_id: str
@@ -111,6 +125,7 @@ class StackConfig:
     free_tier: FreeTierConfig
     edge: EdgeConfig
     admin_ssh_public_keys: tuple[str, ...]
+    socket_server: SocketServerConfig
     deploy_user: str = "ubuntu"
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -269,10 +284,14 @@ def _read_network(reader: _Reader) -> NetworkConfig:
     vcn = _check_cidr(reader, "vcnCidr", vcn_cidr, "10.0.0.0/16")
     subnet = _check_cidr(reader, "subnetCidr", subnet_cidr, "10.0.1.0/24")
     if vcn is not None and subnet is not None and not subnet.subnet_of(vcn):
-        reader.problem("subnetCidr", f"{subnet_cidr} is not inside vcnCidr {vcn_cidr}", _set("subnetCidr", "10.0.1.0/24"))
+        reader.problem(
+            "subnetCidr", f"{subnet_cidr} is not inside vcnCidr {vcn_cidr}", _set("subnetCidr", "10.0.1.0/24")
+        )
     ssh_cidrs = reader.string_list("sshAllowedCidrs", ("0.0.0.0/0",), "'[\"203.0.113.7/32\"]'")
     if not ssh_cidrs:
-        reader.problem("sshAllowedCidrs", "is empty: the rollout needs SSH", _set("sshAllowedCidrs", "'[\"203.0.113.7/32\"]'"))
+        reader.problem(
+            "sshAllowedCidrs", "is empty: the rollout needs SSH", _set("sshAllowedCidrs", "'[\"203.0.113.7/32\"]'")
+        )
     for cidr in ssh_cidrs:
         _check_cidr(reader, "sshAllowedCidrs", cidr, "203.0.113.7/32")
     return NetworkConfig(vcn_cidr, subnet_cidr, ssh_cidrs)
@@ -304,9 +323,13 @@ def _read_free_tier(reader: _Reader, instance: InstanceConfig) -> FreeTierConfig
 
 
 def _read_edge(reader: _Reader) -> EdgeConfig:
-    zone_id = reader.required("cloudflareZoneId", "<32-hex zone id from the zone's Overview page>", "the Cloudflare zone id")
+    zone_id = reader.required(
+        "cloudflareZoneId", "<32-hex zone id from the zone's Overview page>", "the Cloudflare zone id"
+    )
     if zone_id and not _ZONE_ID.match(zone_id):
-        reader.problem("cloudflareZoneId", f"{zone_id!r} is not a 32-character hex zone id", _set("cloudflareZoneId", "<zone id>"))
+        reader.problem(
+            "cloudflareZoneId", f"{zone_id!r} is not a 32-character hex zone id", _set("cloudflareZoneId", "<zone id>")
+        )
     domain = reader.required("domain", "flow-coder.com", "the Cloudflare zone's domain").lower()
     if domain and not _is_hostname(domain):
         reader.problem("domain", f"{domain!r} is not a domain name", _set("domain", "flow-coder.com"))
@@ -330,7 +353,9 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
     cert_type = reader.raw("originCertType") or "origin-ecc"
     if cert_type not in ORIGIN_CERT_TYPES:
         reader.problem(
-            "originCertType", f"{cert_type!r} is not one of {', '.join(ORIGIN_CERT_TYPES)}", _set("originCertType", "origin-ecc")
+            "originCertType",
+            f"{cert_type!r} is not one of {', '.join(ORIGIN_CERT_TYPES)}",
+            _set("originCertType", "origin-ecc"),
         )
     validity = reader.integer("originCertValidityDays", 1095, "1095")
     if validity not in ORIGIN_CERT_VALIDITY_DAYS:
@@ -346,12 +371,18 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
         tls_scope = "zone"
     elif scope != "hostnames":
         reader.problem(
-            "cloudflareTlsScope", f"{scope!r} is not one of {', '.join(TLS_SCOPES)}", _set("cloudflareTlsScope", "hostnames")
+            "cloudflareTlsScope",
+            f"{scope!r} is not one of {', '.join(TLS_SCOPES)}",
+            _set("cloudflareTlsScope", "hostnames"),
         )
     all_proxied = socket_proxied and livekit_proxied
     origin_lock = reader.boolean("originLock", all_proxied)
     if origin_lock and not all_proxied:
-        dns_only = [key for key, proxied in (("socketProxied", socket_proxied), ("livekitProxied", livekit_proxied)) if not proxied]
+        dns_only = [
+            key
+            for key, proxied in (("socketProxied", socket_proxied), ("livekitProxied", livekit_proxied))
+            if not proxied
+        ]
         reader.problem(
             "originLock",
             f"is on while {', '.join(dns_only)} is false: a DNS-only hostname is reached directly, "
@@ -373,6 +404,29 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
     )
 
 
+def _read_socket_server(reader: _Reader) -> SocketServerConfig:
+    image = reader.raw("socketServerImage")
+    pinned = image is not None and (":" in image.rsplit("/", 1)[-1] or "@" in image)
+    if image is not None and not (_IMAGE_REF.match(image) and pinned):
+        reader.problem(
+            "socketServerImage",
+            f"{image!r} is not an image reference pinned to a tag or digest (e.g. ghcr.io/acme/socket:1.4.2)",
+            _set("socketServerImage", "ghcr.io/<owner>/<image>:<version>"),
+        )
+    source_text = reader.raw("socketServerSource") or DEFAULT_SOCKET_SERVER_SOURCE
+    source_dir = (PROJECT_DIR / source_text).resolve()
+    if image is None:
+        missing = [name for name in SOCKET_SERVER_REQUIRED_FILES if not (source_dir / name).is_file()]
+        if missing:
+            reader.problem(
+                "socketServerSource",
+                f"{source_text!r} has no {' or '.join(missing)}; the host builds the socket server from it",
+                f"{_set('socketServerSource', DEFAULT_SOCKET_SERVER_SOURCE)}, or pull an image: "
+                + _set("socketServerImage", "<image>:<version>"),
+            )
+    return SocketServerConfig(image, source_dir)
+
+
 def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     """Reads and validates every key; raises ConfigError naming every problem at once."""
     reader = _Reader(source)
@@ -388,6 +442,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     admin_keys = reader.string_list("adminSshPublicKeys", (), "'[\"ssh-ed25519 AAAA... you@host\"]'")
     for key in admin_keys:
         _check_openssh_key(reader, "adminSshPublicKeys", key)
+    socket_server = _read_socket_server(reader)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StackConfig(
@@ -398,5 +453,6 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         free_tier=free_tier,
         edge=edge,
         admin_ssh_public_keys=admin_keys,
+        socket_server=socket_server,
         tags={"project": "flowspace", "stack": stack, "always-free": "true"},
     )

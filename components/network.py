@@ -28,7 +28,6 @@ def ingress_rules(
 ) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
     rules = []
     for port in ports:
-        port_range = {"min": port.first, "max": port.last}
         for source in sources_for(port, tuple(ssh_cidrs), tuple(web_cidrs)):
             rules.append(
                 oci.core.SecurityListIngressSecurityRuleArgs(
@@ -37,10 +36,10 @@ def ingress_rules(
                     source_type="CIDR_BLOCK",
                     stateless=False,
                     description=port.name,
-                    tcp_options=oci.core.SecurityListIngressSecurityRuleTcpOptionsArgs(**port_range)
+                    tcp_options=oci.core.SecurityListIngressSecurityRuleTcpOptionsArgs(min=port.first, max=port.last)
                     if port.protocol == "tcp"
                     else None,
-                    udp_options=oci.core.SecurityListIngressSecurityRuleUdpOptionsArgs(**port_range)
+                    udp_options=oci.core.SecurityListIngressSecurityRuleUdpOptionsArgs(min=port.first, max=port.last)
                     if port.protocol == "udp"
                     else None,
                 )
@@ -56,13 +55,24 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:net:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        common = {"compartment_id": args.compartment_id, "freeform_tags": dict(args.tags)}
+        compartment_id, tags = args.compartment_id, dict(args.tags)
 
         vcn = oci.core.Vcn(
-            f"{name}-vcn", cidr_blocks=[args.vcn_cidr], display_name=f"{args.name_prefix}-vcn", opts=child, **common
+            f"{name}-vcn",
+            cidr_blocks=[args.vcn_cidr],
+            display_name=f"{args.name_prefix}-vcn",
+            opts=child,
+            compartment_id=compartment_id,
+            freeform_tags=tags,
         )
         gateway = oci.core.InternetGateway(
-            f"{name}-igw", vcn_id=vcn.id, enabled=True, display_name=f"{args.name_prefix}-igw", opts=child, **common
+            f"{name}-igw",
+            vcn_id=vcn.id,
+            enabled=True,
+            display_name=f"{args.name_prefix}-igw",
+            opts=child,
+            compartment_id=compartment_id,
+            freeform_tags=tags,
         )
         routes = oci.core.RouteTable(
             f"{name}-routes",
@@ -74,7 +84,8 @@ class Network(pulumi.ComponentResource):
                 )
             ],
             opts=child,
-            **common,
+            compartment_id=compartment_id,
+            freeform_tags=tags,
         )
         ssh_cidrs = tuple(args.ssh_cidrs)
         security_list = oci.core.SecurityList(
@@ -90,7 +101,8 @@ class Network(pulumi.ComponentResource):
                 lambda web_cidrs: ingress_rules(ssh_cidrs, web_cidrs)
             ),
             opts=child,
-            **common,
+            compartment_id=compartment_id,
+            freeform_tags=tags,
         )
         subnet = oci.core.Subnet(
             f"{name}-subnet",
@@ -101,7 +113,8 @@ class Network(pulumi.ComponentResource):
             security_list_ids=[security_list.id],
             prohibit_public_ip_on_vnic=False,
             opts=child,
-            **common,
+            compartment_id=compartment_id,
+            freeform_tags=tags,
         )
 
         self.vcn_id = vcn.id

@@ -11,6 +11,7 @@ import pulumi_oci as oci
 import pulumi_tls as tls
 
 from components.config import InstanceConfig
+from components.secret import secret
 from render.cloud_init import CloudInitSettings, render_cloud_init
 
 UBUNTU = "Canonical Ubuntu"
@@ -90,9 +91,7 @@ class Server(pulumi.ComponentResource):
             )
             image_id = images.images.apply(lambda found: _newest_image([image.id for image in found]))
 
-        user_data = pulumi.Output.all(
-            host_key.private_key_openssh, host_key.public_key_openssh, args.web_cidrs
-        ).apply(
+        user_data = pulumi.Output.all(host_key.private_key_openssh, host_key.public_key_openssh, args.web_cidrs).apply(
             lambda values: base64.b64encode(
                 render_cloud_init(
                     CloudInitSettings(
@@ -107,6 +106,10 @@ class Server(pulumi.ComponentResource):
         )
         authorized_keys = deploy_key.public_key_openssh.apply(
             lambda deploy: "\n".join([deploy.strip(), *args.admin_ssh_public_keys])
+        )
+
+        metadata: pulumi.Output[dict[str, str]] = pulumi.Output.all(authorized_keys, user_data).apply(
+            lambda values: {"ssh_authorized_keys": values[0], "user_data": values[1]}
         )
 
         instance = oci.core.Instance(
@@ -129,11 +132,7 @@ class Server(pulumi.ComponentResource):
                 assign_public_ip="false",
                 display_name=f"{args.name_prefix}-vnic",
             ),
-            metadata=pulumi.Output.secret(
-                pulumi.Output.all(authorized_keys, user_data).apply(
-                    lambda values: {"ssh_authorized_keys": values[0], "user_data": values[1]}
-                )
-            ),
+            metadata=secret(metadata),
             freeform_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,

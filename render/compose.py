@@ -43,7 +43,9 @@ SHARES = {"livekit": (0.6, 0.5), "socket-server": (0.3, 0.25), "caddy": (0.1, 0.
 def limits_for(settings: ComposeSettings) -> dict[str, Limits]:
     usable_mb = int((settings.memory_gb - HOST_RESERVE_GB) * 1024)
     return {
-        service: Limits(cpus=round(max(0.1, settings.ocpus * cpu_share), 2), memory_mb=max(128, int(usable_mb * memory_share)))
+        service: Limits(
+            cpus=round(max(0.1, settings.ocpus * cpu_share), 2), memory_mb=max(128, int(usable_mb * memory_share))
+        )
         for service, (cpu_share, memory_share) in SHARES.items()
     }
 

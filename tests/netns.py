@@ -20,7 +20,9 @@ class Pair:
     server_ip: str
     client_ips: tuple[str, ...]
 
-    def run(self, namespace: str, *args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, namespace: str, *args: str, check: bool = True, input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return sh("ip", "netns", "exec", namespace, *args, check=check, input_text=input_text)
 
     def popen(self, namespace: str, args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
@@ -28,14 +30,30 @@ class Pair:
 
 
 @contextmanager
-def namespace_pair(tag: str, client_ips: Sequence[str] = ("192.0.2.2",), server_ip: str = "192.0.2.1") -> Iterator[Pair]:
+def namespace_pair(
+    tag: str, client_ips: Sequence[str] = ("192.0.2.2",), server_ip: str = "192.0.2.1"
+) -> Iterator[Pair]:
     suffix = f"{tag}-{os.getpid()}"
     pair = Pair(f"fs-srv-{suffix}", f"fs-cli-{suffix}", server_ip, tuple(client_ips))
     veth_server, veth_client = f"fs{os.getpid() % 100000}s{tag[:2]}", f"fs{os.getpid() % 100000}c{tag[:2]}"
     try:
         sh("ip", "netns", "add", pair.server)
         sh("ip", "netns", "add", pair.client)
-        sh("ip", "link", "add", veth_server, "netns", pair.server, "type", "veth", "peer", "name", veth_client, "netns", pair.client)
+        sh(
+            "ip",
+            "link",
+            "add",
+            veth_server,
+            "netns",
+            pair.server,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            veth_client,
+            "netns",
+            pair.client,
+        )
         pair.run(pair.server, "ip", "addr", "add", f"{server_ip}/24", "dev", veth_server)
         for address in client_ips:
             pair.run(pair.client, "ip", "addr", "add", f"{address}/24", "dev", veth_client)

@@ -1,7 +1,7 @@
 """Listens on, or probes, TCP and UDP ports; run inside a network namespace by the tests.
 
-  probe.py listen TCP_PORTS UDP_PORTS          accept TCP, echo UDP, until killed
-  probe.py check HOST SOURCE TCP_PORTS UDP_PORTS   print {"tcp/22": "open", ...} as JSON
+probe.py listen TCP_PORTS UDP_PORTS          accept TCP, echo UDP, until killed
+probe.py check HOST SOURCE TCP_PORTS UDP_PORTS   print {"tcp/22": "open", ...} as JSON
 """
 
 from __future__ import annotations

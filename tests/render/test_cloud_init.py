@@ -67,7 +67,13 @@ def host() -> Iterator[Pair]:
         pair.run(pair.server, "iptables-restore", input_text=(FIXTURES / "oracle-ubuntu-rules.v4").read_text())
         listener = pair.popen(
             pair.server,
-            [sys.executable, str(PROBE), "listen", ",".join(map(str, OPEN_TCP + CLOSED_TCP)), ",".join(map(str, OPEN_UDP + CLOSED_UDP))],
+            [
+                sys.executable,
+                str(PROBE),
+                "listen",
+                ",".join(map(str, OPEN_TCP + CLOSED_TCP)),
+                ",".join(map(str, OPEN_UDP + CLOSED_UDP)),
+            ],
             stdout=subprocess.PIPE,
         )
         assert listener.stdout is not None and listener.stdout.readline().strip() == b"ready"

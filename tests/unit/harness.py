@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 from collections.abc import Callable, Iterator
@@ -100,9 +101,16 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
         }
     if typ == "tls:index/certRequest:CertRequest":
         described = json.dumps({"dns": inputs.get("dnsNames"), "subject": inputs.get("subject")}, sort_keys=True)
-        return {"certRequestPem": f"-----BEGIN CERTIFICATE REQUEST-----\n{described}\n-----END CERTIFICATE REQUEST-----\n"}
+        return {
+            "certRequestPem": f"-----BEGIN CERTIFICATE REQUEST-----\n{described}\n-----END CERTIFICATE REQUEST-----\n"
+        }
     if typ == "cloudflare:index/originCaCertificate:OriginCaCertificate":
-        return {"certificate": "-----BEGIN CERTIFICATE-----\nmock origin\n-----END CERTIFICATE-----\n", "expiresOn": "2029-11-23"}
+        # Issued for the CSR it was given, as the real CA does.
+        issued_for = hashlib.sha256(str(inputs.get("csr")).encode()).hexdigest()
+        return {
+            "certificate": f"-----BEGIN CERTIFICATE-----\n{issued_for}\n-----END CERTIFICATE-----\n",
+            "expiresOn": "2029-11-23",
+        }
     if typ == "oci:Core/publicIp:PublicIp":
         return {"ipAddress": RESERVED_IP}
     if typ == "random:index/randomPassword:RandomPassword":
@@ -193,16 +201,11 @@ async def _describe(output: pulumi.Output[Any]) -> Export:
 def stack_config(stack: str = "prod", overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The stack file's values plus what only an operator has, as the engine hands them over."""
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    values = {
-        key: value if isinstance(value, str) else json.dumps(value)
-        for key, value in document["config"].items()
-    }
+    values = {key: value if isinstance(value, str) else json.dumps(value) for key, value in document["config"].items()}
     return {**values, **OPERATOR_VALUES, **(overrides or {})}
 
 
-def run_program(
-    stack: str = "prod", preview: bool = False, overrides: dict[str, str] | None = None
-) -> Run:
+def run_program(stack: str = "prod", preview: bool = False, overrides: dict[str, str] | None = None) -> Run:
     def body() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 

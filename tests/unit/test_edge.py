@@ -91,7 +91,9 @@ def test_strict_tls_rule_matches_exactly_the_served_hostnames(prod: Run) -> None
 
 def test_zone_wide_tls_is_an_explicit_opt_in() -> None:
     run = run_program(overrides={"flowspace:cloudflareTlsScope": "zone"})
-    settings = {r.inputs["settingId"]: r.inputs["value"] for r in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")}
+    settings = {
+        r.inputs["settingId"]: r.inputs["value"] for r in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")
+    }
     assert settings == {"ssl": "strict", "websockets": "on"}
     assert not run.of_type("cloudflare:index/ruleset:Ruleset")
 

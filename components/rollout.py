@@ -1,0 +1,180 @@
+"""The host's docker-compose stack, rolled out over SSH as content-addressed, health-gated releases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pulumi
+import pulumi_random as random
+from pulumi_command import remote
+
+from components.secret import secret
+from render.cloud_init import app_dir
+from render.release import (
+    ReleaseSettings,
+    release_id,
+    render_plain_files,
+    render_secret_files,
+    secrets_stdin,
+)
+
+# A fresh VM refuses SSH for a minute or two while it boots: ~60 dials of 10 s.
+BOOT_DIAL_ERROR_LIMIT = 60
+BOOT_DIAL_TIMEOUT_SECONDS = 10
+
+WAIT_FOR_BOOT = (
+    "cloud-init status --wait > /dev/null 2>&1; status=$?; "
+    # 2 means finished with recoverable warnings.
+    'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then '
+    'echo "cloud-init failed (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; '
+    "docker compose version > /dev/null"
+)
+
+
+@dataclass(frozen=True)
+class RolloutArgs:
+    host: pulumi.Input[str]
+    user: str
+    private_key: pulumi.Input[str]
+    host_public_key: pulumi.Input[str]
+    # Re-waits for cloud-init whenever the server is replaced.
+    server_id: pulumi.Input[str]
+    public_ip: pulumi.Input[str]
+    socket_hostname: str
+    livekit_hostname: str
+    certificate_pem: pulumi.Input[str]
+    certificate_key_pem: pulumi.Input[str]
+    ssh_cidrs: Sequence[str]
+    web_cidrs: pulumi.Input[Sequence[str]]
+    ocpus: int
+    memory_gb: int
+    socket_server_image: str | None = None
+    socket_server_source: Mapping[str, str] = field(default_factory=dict)
+
+
+class Rollout(pulumi.ComponentResource):
+    release_id: pulumi.Output[str]
+    livekit_api_key: pulumi.Output[str]
+    livekit_api_secret: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RolloutArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flowspace:host:Rollout", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        api_key = random.RandomString(f"{name}-livekit-api-key", length=12, special=False, opts=child)
+        api_secret = random.RandomPassword(f"{name}-livekit-api-secret", length=48, special=False, opts=child)
+        livekit_api_key = pulumi.Output.concat("API", api_key.result)
+
+        def plain(values: list[Any]) -> dict[str, str]:
+            public_ip, certificate_pem, web_cidrs = values
+            return render_plain_files(
+                ReleaseSettings(
+                    public_ip=public_ip,
+                    socket_hostname=args.socket_hostname,
+                    livekit_hostname=args.livekit_hostname,
+                    certificate_pem=certificate_pem,
+                    ssh_cidrs=tuple(args.ssh_cidrs),
+                    web_cidrs=tuple(web_cidrs),
+                    ocpus=args.ocpus,
+                    memory_gb=args.memory_gb,
+                    socket_server_image=args.socket_server_image,
+                    socket_server_source=args.socket_server_source,
+                )
+            )
+
+        plain_files = pulumi.Output.all(args.public_ip, args.certificate_pem, args.web_cidrs).apply(plain)
+        secret_files: pulumi.Output[dict[str, str]] = secret(
+            pulumi.Output.all(livekit_api_key, api_secret.result, args.certificate_key_pem).apply(
+                lambda values: render_secret_files(*values)
+            )
+        )
+        # The id hashes the secret files too (so a rotated secret re-rolls); a truncated
+        # SHA-256 reveals nothing of them, and the id must be readable in paths and diffs.
+        this_release = pulumi.Output.unsecret(
+            pulumi.Output.all(plain_files, secret_files).apply(lambda files: release_id(files[0], files[1]))
+        )
+        release_dir = pulumi.Output.concat(app_dir(args.user), "/releases/", this_release)
+
+        connection = remote.ConnectionArgs(
+            host=args.host,
+            user=args.user,
+            private_key=args.private_key,
+            host_key=args.host_public_key,
+            dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
+            per_dial_timeout=BOOT_DIAL_TIMEOUT_SECONDS,
+        )
+
+        wait_for_boot = remote.Command(
+            f"{name}-wait-for-boot",
+            connection=connection,
+            create=WAIT_FOR_BOOT,
+            triggers=[args.server_id],
+            opts=child,
+        )
+
+        plain_names = plain_files_names(args)
+        uploads = [
+            remote.CopyToRemote(
+                f"{name}-upload-{file_name.replace('/', '-').lstrip('.')}",
+                connection=connection,
+                source=plain_files.apply(partial(_asset, file_name)),
+                remote_path=pulumi.Output.concat(release_dir, "/", file_name),
+                triggers=[this_release],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[wait_for_boot]),
+            )
+            for file_name in plain_names
+        ]
+
+        receive_secrets = remote.Command(
+            f"{name}-secrets",
+            connection=connection,
+            create=pulumi.Output.concat("sh ", release_dir, "/release.sh receive-secrets"),
+            stdin=secret_files.apply(secrets_stdin),
+            triggers=[this_release],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
+        )
+
+        activate = remote.Command(
+            f"{name}-activate",
+            connection=connection,
+            create=pulumi.Output.concat("sh ", release_dir, "/release.sh activate"),
+            delete=pulumi.Output.concat("sh ", release_dir, "/release.sh retire"),
+            triggers=[this_release],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
+        )
+
+        # Known once the release is active (and unknown in a preview that would roll out).
+        self.release_id = pulumi.Output.all(this_release, activate.id).apply(lambda values: str(values[0]))
+        self.livekit_api_key = livekit_api_key
+        self.livekit_api_secret = pulumi.Output.secret(api_secret.result)
+        self.register_outputs(
+            {
+                "release_id": self.release_id,
+                "livekit_api_key": self.livekit_api_key,
+                "livekit_api_secret": self.livekit_api_secret,
+            }
+        )
+
+
+def plain_files_names(args: RolloutArgs) -> list[str]:
+    """The plain files of every release, known before any value is (preview-safe resource names)."""
+    placeholder = ReleaseSettings(
+        public_ip="0.0.0.0",
+        socket_hostname=args.socket_hostname,
+        livekit_hostname=args.livekit_hostname,
+        certificate_pem="",
+        ssh_cidrs=tuple(args.ssh_cidrs),
+        web_cidrs=("0.0.0.0/0",),
+        ocpus=args.ocpus,
+        memory_gb=args.memory_gb,
+        socket_server_image=args.socket_server_image,
+        socket_server_source=args.socket_server_source,
+    )
+    return sorted(render_plain_files(placeholder))
+
+
+def _asset(file_name: str, files: Mapping[str, str]) -> pulumi.StringAsset:
+    return pulumi.StringAsset(files[file_name])

@@ -1,0 +1,202 @@
+"""release.sh as it runs on the host: activate, health gate, rollback, pruning, retire.
+
+Docker, curl and sudo are stand-ins (tests/host/standins); every file is the program's.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from render.release import (
+    ReleaseSettings,
+    release_id,
+    render_plain_files,
+    render_secret_files,
+    secrets_stdin,
+)
+
+STANDINS = Path(__file__).parent / "standins"
+LIVEKIT_SECRET = "Zq8sSecretThatMustNeverBeSeen0123456789abcdefgh"
+ORIGIN_KEY = "-----BEGIN PRIVATE KEY-----\nORIGINKEYMATERIALneverprinted\n-----END PRIVATE KEY-----\n"
+SECRETS = render_secret_files("APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY)
+
+
+@dataclass
+class Host:
+    root: Path
+
+    @property
+    def app(self) -> Path:
+        return self.root / "home" / "ubuntu" / "flowspace"
+
+    @property
+    def standin_dir(self) -> Path:
+        return self.root / "standin"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PATH": f"{STANDINS}:{os.environ['PATH']}", "STANDIN_DIR": str(self.standin_dir)}
+
+    def upload(self, variant: int) -> str:
+        """What the CopyToRemote resources do: one release directory of plain files."""
+        settings = ReleaseSettings(
+            public_ip="203.0.113.10",
+            socket_hostname="space-socket.flow-coder.com",
+            livekit_hostname="space-livekit.flow-coder.com",
+            certificate_pem=f"-----BEGIN CERTIFICATE-----\nvariant {variant}\n-----END CERTIFICATE-----\n",
+            ssh_cidrs=("0.0.0.0/0",),
+            web_cidrs=("0.0.0.0/0",),
+            ocpus=4,
+            memory_gb=24,
+            socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
+            firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
+            gate_attempts=2,
+            gate_interval_seconds=0,
+        )
+        files = render_plain_files(settings)
+        identifier = release_id(files, SECRETS)
+        for name, content in files.items():
+            path = self.app / "releases" / identifier / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        return identifier
+
+    def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        script = self.app / "releases" / identifier / "release.sh"
+        return subprocess.run(
+            ["sh", str(script), action], input=stdin, capture_output=True, text=True, env=self.env(), timeout=60
+        )
+
+    def deploy(self, identifier: str) -> subprocess.CompletedProcess[str]:
+        received = self.run(identifier, "receive-secrets", secrets_stdin(SECRETS))
+        assert received.returncode == 0, received.stderr
+        return self.run(identifier, "activate")
+
+    def mark(self, identifier: str, behaviour: str) -> None:
+        with (self.standin_dir / "behaviour").open("a") as handle:
+            handle.write(f"{identifier} {behaviour}\n")
+
+    def current(self) -> str:
+        return Path(os.readlink(self.app / "current")).name
+
+    def running(self) -> str:
+        return (self.standin_dir / "running").read_text().strip()
+
+    def releases(self) -> set[str]:
+        return {path.name for path in (self.app / "releases").iterdir()}
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Host:
+    created = Host(tmp_path)
+    created.app.mkdir(parents=True)
+    created.standin_dir.mkdir()
+    (tmp_path / "sbin").mkdir()
+    return created
+
+
+def test_activation_starts_the_release_and_passes_the_gate(host: Host) -> None:
+    first = host.upload(1)
+    result = host.deploy(first)
+    assert result.returncode == 0, result.stderr
+    assert host.current() == first and host.running() == first
+    assert "healthy: https://space-socket.flow-coder.com/healthz" in result.stderr
+    assert "healthy: https://space-livekit.flow-coder.com/healthz" in result.stderr
+    assert (host.root / "sbin" / "flowspace-firewall").exists(), "the release's firewall was not installed"
+
+
+def test_secret_files_are_written_0600_from_stdin(host: Host) -> None:
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0
+    for name, content in SECRETS.items():
+        path = host.app / "releases" / first / "secrets" / name
+        assert path.read_text() == content, name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{name} is not mode 0600"
+    assert stat.S_IMODE((host.app / "releases" / first / "secrets").stat().st_mode) == 0o700
+
+
+def test_unexpected_secret_names_are_refused(host: Host) -> None:
+    first = host.upload(1)
+    result = host.run(first, "receive-secrets", "../../etc/passwd cm9vdA==\n")
+    assert result.returncode != 0 and "refusing unexpected secret file name" in result.stderr
+
+
+def test_missing_secret_fails_before_anything_starts(host: Host) -> None:
+    first = host.upload(1)
+    result = host.run(first, "receive-secrets", secrets_stdin({"origin.key": ORIGIN_KEY}))
+    assert result.returncode != 0 and "livekit-keys.yaml was not received" in result.stderr
+
+
+def test_failing_health_gate_restores_the_previous_release(host: Host) -> None:
+    good, bad = host.upload(1), host.upload(2)
+    assert host.deploy(good).returncode == 0
+    host.mark(bad, "fail-health")
+    result = host.deploy(bad)
+    assert result.returncode != 0, "a release that fails its health gate must fail the rollout"
+    assert "health gate: https://space-socket.flow-coder.com/healthz did not answer" in result.stderr
+    assert "last log lines of socket-server" in result.stderr
+    assert f"stand-in log line of release {bad}" in result.stderr
+    assert f"restoring the previous release {good}" in result.stderr
+    assert host.current() == good and host.running() == good
+
+
+def test_service_that_never_gets_healthy_names_itself_and_rolls_back(host: Host) -> None:
+    good, bad = host.upload(1), host.upload(2)
+    assert host.deploy(good).returncode == 0
+    host.mark(bad, "fail-start")
+    result = host.deploy(bad)
+    assert result.returncode != 0
+    assert "docker compose up --wait: livekit did not become healthy" in result.stderr
+    assert "last log lines of livekit" in result.stderr
+    assert host.current() == good and host.running() == good
+
+
+def test_first_release_failing_says_there_is_nothing_to_restore(host: Host) -> None:
+    bad = host.upload(1)
+    host.mark(bad, "fail-health")
+    result = host.deploy(bad)
+    assert result.returncode != 0 and "no previous release to restore" in result.stderr
+
+
+def test_old_releases_are_pruned_keeping_the_newest_three(host: Host) -> None:
+    ids = [host.upload(n) for n in range(1, 6)]
+    for identifier in ids:
+        assert host.deploy(identifier).returncode == 0
+    assert host.releases() == set(ids[-3:])
+    assert (host.app / "releases.log").read_text().split() == ids[-3:]
+
+
+def test_redeploying_an_older_release_keeps_it(host: Host) -> None:
+    first, second = host.upload(1), host.upload(2)
+    for identifier in (first, second, first):
+        assert host.deploy(identifier).returncode == 0
+    assert host.current() == first and host.releases() == {first, second}
+
+
+def test_retire_stops_only_the_current_release(host: Host) -> None:
+    first, second = host.upload(1), host.upload(2)
+    assert host.deploy(first).returncode == 0
+    assert host.deploy(second).returncode == 0
+    assert host.run(first, "retire").returncode == 0, "retiring a replaced release must not stop the stack"
+    assert host.running() == second
+    result = host.run(second, "retire")
+    assert result.returncode == 0, result.stderr
+    assert not (host.standin_dir / "running").exists()
+    assert not (host.app / "releases").exists() and not (host.app / "current").exists()
+
+
+def test_no_secret_reaches_a_command_line_or_any_output(host: Host) -> None:
+    good, bad = host.upload(1), host.upload(2)
+    outputs = [host.deploy(good)]
+    host.mark(bad, "fail-health")
+    outputs.append(host.deploy(bad))
+    outputs.append(host.run(good, "retire"))
+    argv = (host.standin_dir / "argv.log").read_text()
+    seen = argv + "".join(result.stdout + result.stderr for result in outputs)
+    for secret in (LIVEKIT_SECRET, "ORIGINKEYMATERIALneverprinted"):
+        assert secret not in seen, "a secret appeared in a command line or the output"
