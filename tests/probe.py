@@ -11,6 +11,13 @@ import selectors
 import socket
 import sys
 
+# The host answered "port unreachable": the firewall let the packet in and nothing listens.
+REFUSED = "refused"
+
+
+# A STUN binding request: echoed by the listener above, answered by a TURN/STUN server.
+STUN_BINDING_REQUEST = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(range(12))
+
 
 def ports(text: str) -> list[int]:
     return [int(p) for p in text.split(",") if p]
@@ -49,18 +56,22 @@ def check(host: str, source: str, tcp_ports: list[int], udp_ports: list[int]) ->
             try:
                 client.connect((host, port))
                 verdicts[f"tcp/{port}"] = "open"
+            except ConnectionRefusedError:
+                verdicts[f"tcp/{port}"] = REFUSED
             except OSError as error:
-                verdicts[f"tcp/{port}"] = f"closed ({error.__class__.__name__})"
+                verdicts[f"tcp/{port}"] = f"filtered ({error.__class__.__name__}: {error.strerror})"
     for port in udp_ports:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.bind((source, 0))
             client.settimeout(1)
             try:
-                client.sendto(b"probe", (host, port))
+                client.sendto(STUN_BINDING_REQUEST, (host, port))
                 client.recvfrom(2048)
                 verdicts[f"udp/{port}"] = "open"
+            except ConnectionRefusedError:
+                verdicts[f"udp/{port}"] = REFUSED
             except OSError as error:
-                verdicts[f"udp/{port}"] = f"closed ({error.__class__.__name__})"
+                verdicts[f"udp/{port}"] = f"filtered ({error.__class__.__name__}: {error.strerror})"
     return verdicts
 
 
