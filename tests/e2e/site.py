@@ -1,0 +1,184 @@
+"""The e2e site: server and client namespaces, the rendered release, real services, a booted host.
+
+Used by the e2e tests and by the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from components import ports
+from render.release import (
+    ReleaseSettings,
+    read_socket_server_source,
+    release_id,
+    render_plain_files,
+    render_secret_files,
+)
+from tests.e2e.pki import make_pki
+from tests.e2e.stack import Programs, Stack
+from tests.netns import Pair, namespace_pair
+from tests.tools import require, require_root, require_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
+PROBE = ROOT / "tests/probe.py"
+ORACLE_RULES = ROOT / "tests/render/fixtures/oracle-ubuntu-rules.v4"
+SERVER, BROWSER, EDGE = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+SOCKET_HOST, LIVEKIT_HOST = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
+HOSTNAMES = (SOCKET_HOST, LIVEKIT_HOST)
+API_KEY, API_SECRET = "APIe2etestkey", "e2e-secret-" + "s" * 40
+HEALTHY_WITHIN_SECONDS = 60
+MEDIA_PROBE_PORTS = (ports.LIVEKIT_RTC_UDP.first, 55555, ports.LIVEKIT_RTC_UDP.last)
+
+
+@dataclass
+class Site:
+    pair: Pair
+    stack: Stack
+    release: Path
+    firewall_script: Path
+    ca_file: Path
+    edge_relays: list[subprocess.Popen[bytes]]
+    seconds_to_healthy: float = 0.0
+
+    def client(self, *args: str, env: dict[str, str] | None = None, timeout: int = 90) -> dict[str, object]:
+        """Runs a command in the client namespace and parses the JSON it prints."""
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.pair.client, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "TEST_CA_FILE": str(self.ca_file), **(env or {})},
+        )
+        lines = result.stdout.strip().splitlines()
+        assert lines, f"{' '.join(args[:3])} printed nothing:\n{result.stderr[-3000:]}\n{self.stack.logs()}"
+        parsed: dict[str, object] = json.loads(lines[-1])
+        return parsed
+
+    def python(self, script: str, *args: str, env: dict[str, str] | None = None) -> dict[str, object]:
+        return self.client(sys.executable, str(HERE / script), *args, env=env)
+
+    def probe(self, source: str, tcp: list[int], udp: list[int]) -> dict[str, str]:
+        verdicts = self.client(
+            sys.executable, str(PROBE), "check", SERVER, source, ",".join(map(str, tcp)), ",".join(map(str, udp))
+        )
+        return {key: str(value) for key, value in verdicts.items()}
+
+    def boot(self) -> None:
+        """What a boot of the VM does: the image's saved rules, our firewall unit, the compose stack."""
+        self.pair.run(self.pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
+        applied = self.pair.run(self.pair.server, "sh", str(self.firewall_script), check=False)
+        assert applied.returncode == 0, f"the persisted firewall script failed at boot: {applied.stderr}"
+        started = time.monotonic()
+        self.stack.up()
+        self.wait_until_healthy()
+        self.seconds_to_healthy = time.monotonic() - started
+
+    def shut_down(self) -> None:
+        self.stack.down()
+        self.pair.run(self.pair.server, "iptables", "-F")
+        self.pair.run(self.pair.server, "iptables", "-X")
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+        pending = list(HOSTNAMES)
+        while pending and time.monotonic() < deadline:
+            host = pending[0]
+            try:
+                answer = self.python("client.py", "get", f"https://{host}/healthz", "http1")
+            except (AssertionError, json.JSONDecodeError):
+                answer = {}
+            if answer.get("status") == 200:
+                pending.pop(0)
+            else:
+                time.sleep(0.5)
+        assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.stack.logs()}"
+
+
+def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str) -> Path:
+    """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
+    settings = ReleaseSettings(
+        public_ip=SERVER,
+        socket_hostname=SOCKET_HOST,
+        livekit_hostname=LIVEKIT_HOST,
+        certificate_pem=certificate_pem,
+        ssh_cidrs=("0.0.0.0/0",),
+        web_cidrs=(f"{EDGE}/32",),
+        ocpus=2,
+        memory_gb=12,
+        socket_server_source=read_socket_server_source(ROOT / "files/socket-server"),
+        firewall_script=str(firewall_script),
+    )
+    plain = render_plain_files(settings)
+    secret = render_secret_files(API_KEY, API_SECRET, key_pem)
+    release = app / "releases" / release_id(plain, secret)
+    for name, content in plain.items():
+        (release / name).parent.mkdir(parents=True, exist_ok=True)
+        (release / name).write_text(content)
+    (release / "secrets").mkdir(mode=0o700)
+    for name, content in secret.items():
+        (release / "secrets" / name).write_text(content)
+        (release / "secrets" / name).chmod(0o600)
+    (app / "current").symlink_to(release)
+    firewall_script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(release / "firewall.sh", firewall_script)
+    return release
+
+
+@contextmanager
+def running_site(scratch: Path) -> Iterator[Site]:
+    """Boots the host and yields it; namespaces, processes and hosts files are gone afterwards."""
+    require_root()
+    for tool in ("iptables-restore", "unshare", "node"):
+        require_tool(tool)
+    livekit_server = os.environ.get("LIVEKIT_SERVER", "")
+    require(bool(livekit_server) and Path(livekit_server).exists(), "livekit-server not built")
+    modules = ROOT / "files/socket-server/node_modules"
+    require(modules.exists(), "socket server node_modules missing: npm ci in files/socket-server")
+    require((ROOT / "tests/tools/node_modules/socket.io-client").exists(), "npm ci in tests/tools")
+
+    pki = make_pki(HOSTNAMES)
+    ca_file = scratch / "ca.pem"
+    ca_file.write_text(pki.ca_pem)
+    firewall_script = scratch / "sbin" / "flowspace-firewall"
+    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem)
+    caddy = ROOT / ".venv/bin/caddy"
+    programs = Programs(str(caddy if caddy.exists() else require_tool("caddy")), livekit_server, "node", modules)
+
+    with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:
+        hosts_dir = Path("/etc/netns") / pair.client
+        hosts_dir.mkdir(parents=True)
+        (hosts_dir / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{EDGE} {host}\n" for host in HOSTNAMES))
+        # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
+        sshd = pair.popen(
+            pair.server,
+            [sys.executable, str(PROBE), "listen", str(ports.SSH.first), ",".join(map(str, MEDIA_PROBE_PORTS))],
+            stdout=subprocess.PIPE,
+        )
+        relays = [
+            pair.popen(
+                pair.client,
+                [sys.executable, str(HERE / "edge_relay.py"), EDGE, str(port), SERVER],
+                stdout=subprocess.PIPE,
+            )
+            for port in (ports.HTTP.first, ports.HTTPS.first)
+        ]
+        for started in (sshd, *relays):
+            assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
+        built = Site(pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file, relays)
+        try:
+            built.boot()
+            yield built
+        finally:
+            built.stack.down()
+            shutil.rmtree(hosts_dir, ignore_errors=True)
