@@ -28,7 +28,8 @@ def echo_bench(site: Site, url: str) -> dict[str, float]:
         ["ip", "netns", "exec", site.pair.server, "node", str(ROOT / "bench/socketio-bench.js"), url,
          str(ROUND_TRIPS), str(MESSAGES), str(WINDOW)],
         capture_output=True, text=True, check=True, timeout=600,
-        env={**os.environ, "NODE_PATH": str(ROOT / "tests/tools/node_modules"), "NODE_EXTRA_CA_CERTS": str(site.ca_file)},
+        env={**os.environ, "NODE_PATH": str(ROOT / "tests/tools/node_modules"),
+             "NODE_EXTRA_CA_CERTS": str(site.ca_file)},
     )  # fmt: skip
     figures: dict[str, float] = json.loads(result.stdout)
     return figures
