@@ -52,9 +52,7 @@ def main() -> None:
             site.boot()
             boots.append(site.seconds_to_healthy)
 
-    print(
-        f"Socket.io echo over WebSocket, {ROUND_TRIPS} sequential round trips, {MESSAGES} pipelined ({WINDOW} in flight)"
-    )
+    print(f"Socket.io echo over WebSocket: {ROUND_TRIPS} sequential round trips, {MESSAGES} with {WINDOW} in flight")
     print(f"{'path':<26}{'p50 ms':>9}{'p99 ms':>9}{'msg/s':>10}")
     for name, figures in (("direct ws://127.0.0.1:3001", direct), ("Caddy wss:// (TLS)", caddy)):
         print(f"{name:<26}{figures['p50_ms']:>9.3f}{figures['p99_ms']:>9.3f}{figures['messages_per_second']:>10.0f}")
