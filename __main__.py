@@ -4,6 +4,7 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from components.config import NAMESPACE, ConfigError, load_stack_config
+from components.cost_guard import CostGuard, CostGuardArgs
 from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname
 from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
@@ -46,6 +47,20 @@ server = Server(
         tags=config.tags,
     ),
 )
+
+if config.cost_alerts is not None:
+    CostGuard(
+        "cost-guard",
+        CostGuardArgs(
+            tenancy_id=config.cost_alerts.tenancy_id,
+            compartment_id=config.compartment_id,
+            name_prefix=config.name_prefix,
+            alert_email=config.cost_alerts.email,
+            budget_amount_usd=config.cost_alerts.budget_amount_usd,
+            vnic_id=server.vnic_id,
+            tags=config.tags,
+        ),
+    )
 
 certificate = OriginCertificate(
     "origin-certificate",

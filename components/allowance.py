@@ -1,22 +1,38 @@
-"""Oracle Cloud Always Free allowances and what the configured stack costs beyond them.
+"""Oracle Cloud Always Free allowances, and what a stack costs beyond them.
 
-Sources: docs.oracle.com FreeTier/freetier_topic-Always_Free_Resources.htm (free-tier page,
-edited June 2026), oracle.com/cloud/compute/arm/pricing (Arm pricing page). Which A1 figure
-applies to a tenancy is uncertain, so the allowance is chosen in config (`freeTierAllowance`).
+Sources:
+- Always Free resources page (docs.oracle.com, FreeTier/freetier_topic-Always_Free_Resources.htm),
+  edited June 2026: A1 1,500 OCPU-hours and 9,000 GB-hours a month; 200 GB block storage in all
+  (boot and block volumes), boot volumes from 50 GB; 10 TB outbound data a month; 2 VCNs; one
+  flexible load balancer at 10 Mbps; 2 VM.Standard.E2.1.Micro instances.
+- Arm pricing page (oracle.com/cloud/compute/arm/pricing): A1 3,000 OCPU-hours and 18,000 GB-hours
+  for Pay As You Go tenancies; beyond the allowance $0.01 per OCPU-hour and $0.0015 per GB-hour.
+- Block Volume price list: $0.0255 per GB-month storage plus 10 VPUs/GB at $0.0017 per VPU-GB-month
+  for the default "balanced" performance.
+Which A1 allowance applies to a tenancy is uncertain, so it is chosen in config (`freeTierAllowance`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Oracle bills A1 by the hour; a month is 730 hours on its price list.
+# Oracle's price list counts a month as 730 hours.
 HOURS_PER_MONTH = 730
+A1_SHAPE = "VM.Standard.A1.Flex"
+E2_MICRO_SHAPE = "VM.Standard.E2.1.Micro"
+FREE_SHAPES = (A1_SHAPE, E2_MICRO_SHAPE)
+E2_MICRO_INSTANCES = 2
+
 A1_USD_PER_OCPU_HOUR = 0.01
 A1_USD_PER_GB_HOUR = 0.0015
+BLOCK_USD_PER_GB_MONTH = 0.0255 + 10 * 0.0017
 
 BLOCK_STORAGE_TOTAL_GB = 200
 BOOT_VOLUME_MIN_GB = 50
-OUTBOUND_DATA_TB_PER_MONTH = 10
+# What OCI gives a boot volume when no size is asked for.
+BOOT_VOLUME_DEFAULT_GB = 47
+OUTBOUND_DATA_BYTES_PER_MONTH = 10 * 10**12
 VCN_COUNT = 2
 LOAD_BALANCER_MBPS = 10
 
@@ -37,18 +53,24 @@ class A1Allowance:
 
 
 A1_ALLOWANCES: dict[str, A1Allowance] = {
-    # The free-tier page since June 2026: 2 OCPU / 12 GB running all month.
-    "free-2026": A1Allowance(1500, 9000, "Always Free resources page, June 2026"),
-    # The Arm pricing page, still quoted for Pay As You Go tenancies: 4 OCPU / 24 GB.
-    "payg": A1Allowance(3000, 18000, "Arm pricing page (Pay As You Go tenancies)"),
+    "free-2026": A1Allowance(1500, 9000, "Always Free resources page, June 2026 (2 OCPU / 12 GB)"),
+    "payg": A1Allowance(3000, 18000, "Arm pricing page, Pay As You Go tenancies (4 OCPU / 24 GB)"),
 }
 DEFAULT_A1_ALLOWANCE = "free-2026"
+
+
+@dataclass(frozen=True)
+class Instance:
+    ocpus: float
+    memory_gb: float
+    boot_volume_gb: float
 
 
 @dataclass(frozen=True)
 class CostEstimate:
     ocpu_hours_over: float
     gb_hours_over: float
+    block_gb_over: float
 
     @property
     def ocpu_usd(self) -> float:
@@ -59,18 +81,37 @@ class CostEstimate:
         return self.gb_hours_over * A1_USD_PER_GB_HOUR
 
     @property
+    def block_usd(self) -> float:
+        return self.block_gb_over * BLOCK_USD_PER_GB_MONTH
+
+    @property
     def total_usd(self) -> float:
-        return round(self.ocpu_usd + self.memory_usd, 2)
+        return round(self.ocpu_usd + self.memory_usd + self.block_usd, 2)
 
     def explain(self) -> str:
-        return (
-            f"{self.ocpu_hours_over:g} OCPU-hours over x ${A1_USD_PER_OCPU_HOUR} = ${self.ocpu_usd:.2f}, "
-            f"{self.gb_hours_over:g} GB-hours over x ${A1_USD_PER_GB_HOUR} = ${self.memory_usd:.2f}"
-        )
+        parts = []
+        if self.ocpu_hours_over:
+            parts.append(f"{self.ocpu_hours_over:g} OCPU-hours over x ${A1_USD_PER_OCPU_HOUR} = ${self.ocpu_usd:.2f}")
+        if self.gb_hours_over:
+            parts.append(f"{self.gb_hours_over:g} GB-hours over x ${A1_USD_PER_GB_HOUR} = ${self.memory_usd:.2f}")
+        if self.block_gb_over:
+            price = f"${BLOCK_USD_PER_GB_MONTH:.4f}"
+            parts.append(f"{self.block_gb_over:g} GB of block storage over x {price} = ${self.block_usd:.2f}")
+        return "; ".join(parts) or "within the allowance"
 
 
-def estimate_a1_monthly_cost(ocpus: float, memory_gb: float, allowance: A1Allowance) -> CostEstimate:
+def estimate_monthly_cost(instances: Sequence[Instance], allowance: A1Allowance) -> CostEstimate:
+    """What A1 instances running all month, and their boot volumes, cost beyond the allowance."""
+    ocpu_hours = sum(instance.ocpus for instance in instances) * HOURS_PER_MONTH
+    gb_hours = sum(instance.memory_gb for instance in instances) * HOURS_PER_MONTH
+    block_gb = sum(instance.boot_volume_gb for instance in instances)
     return CostEstimate(
-        ocpu_hours_over=max(0.0, ocpus * HOURS_PER_MONTH - allowance.ocpu_hours),
-        gb_hours_over=max(0.0, memory_gb * HOURS_PER_MONTH - allowance.gb_hours),
+        ocpu_hours_over=max(0.0, ocpu_hours - allowance.ocpu_hours),
+        gb_hours_over=max(0.0, gb_hours - allowance.gb_hours),
+        block_gb_over=max(0.0, block_gb - BLOCK_STORAGE_TOTAL_GB),
     )
+
+
+def egress_alarm_bytes_per_hour(fraction: float) -> int:
+    """Monitoring alarm windows are at most an hour, so a monthly allowance becomes an hourly rate."""
+    return int(OUTBOUND_DATA_BYTES_PER_MONTH * fraction / HOURS_PER_MONTH)

@@ -21,7 +21,7 @@ from components import allowance
 
 NAMESPACE = "flowspace"
 
-A1_SHAPE = "VM.Standard.A1.Flex"
+A1_SHAPE = allowance.A1_SHAPE
 A1_MAX_OCPUS = 80
 A1_MAX_MEMORY_GB = 512
 A1_MIN_GB_PER_OCPU = 1
@@ -36,6 +36,7 @@ TLS_SCOPES: tuple[TlsScope, ...] = ("hostnames", "zone")
 _OCID = re.compile(r"^ocid1\.(?P<kind>[a-z0-9]+)\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{20,}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _IMAGE_REF = re.compile(
     r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$"
 )
@@ -110,6 +111,14 @@ class EdgeConfig:
 
 
 @dataclass(frozen=True)
+class CostAlertsConfig:
+    email: str
+    budget_amount_usd: int
+    # Budgets live in the root compartment.
+    tenancy_id: str
+
+
+@dataclass(frozen=True)
 class SocketServerConfig:
     # A registry image to pull, or None to build `source_dir` on the host.
     image: str | None
@@ -126,6 +135,7 @@ class StackConfig:
     edge: EdgeConfig
     admin_ssh_public_keys: tuple[str, ...]
     socket_server: SocketServerConfig
+    cost_alerts: CostAlertsConfig | None
     deploy_user: str = "ubuntu"
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -309,14 +319,16 @@ def _read_free_tier(reader: _Reader, instance: InstanceConfig) -> FreeTierConfig
         chosen = allowance.DEFAULT_A1_ALLOWANCE
     a1 = allowance.A1_ALLOWANCES[chosen]
     accepted = reader.number("acceptedMonthlyCostUsd", 0.0, "0")
-    estimate = allowance.estimate_a1_monthly_cost(instance.ocpus, instance.memory_gb, a1)
+    estimate = allowance.estimate_monthly_cost(
+        [allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)], a1
+    )
     if estimate.total_usd > accepted:
         reader.problem(
             "ocpus",
             f"{instance.ocpus} OCPU / {instance.memory_gb} GB exceeds the {chosen} Always Free allowance "
-            f"({a1.ocpus:g} OCPU / {a1.memory_gb:g} GB running all month) and would cost about "
+            f"({a1.ocpus:.2g} OCPU / {a1.memory_gb:.3g} GB running all month) and would cost about "
             f"${estimate.total_usd:.2f}/month ({estimate.explain()}); accepted: ${accepted:.2f}",
-            f"{_set('ocpus', f'{a1.ocpus:g}')} && {_set('memoryGb', f'{a1.memory_gb:g}')}, or accept the cost: "
+            f"{_set('ocpus', f'{int(a1.ocpus)}')} && {_set('memoryGb', f'{int(a1.memory_gb)}')}, or accept the cost: "
             f"{_set('acceptedMonthlyCostUsd', f'{estimate.total_usd:.2f}')}",
         )
     return FreeTierConfig(a1, accepted)
@@ -427,6 +439,33 @@ def _read_socket_server(reader: _Reader) -> SocketServerConfig:
     return SocketServerConfig(image, source_dir)
 
 
+def _read_cost_alerts(reader: _Reader, compartment_id: str) -> CostAlertsConfig | None:
+    email = reader.raw("alertEmail")
+    amount = reader.integer("budgetAmountUsd", 1, "1")
+    tenancy_id = reader.raw("tenancyId")
+    if email is None:
+        return None
+    if not _EMAIL.match(email):
+        reader.problem("alertEmail", f"{email!r} is not an e-mail address", _set("alertEmail", "ops@example.com"))
+    if amount < 1:
+        reader.problem(
+            "budgetAmountUsd", f"{amount} is below OCI's smallest budget of $1", _set("budgetAmountUsd", "1")
+        )
+    if tenancy_id is None:
+        if compartment_id.startswith("ocid1.tenancy."):
+            tenancy_id = compartment_id
+        else:
+            reader.problem(
+                "tenancyId",
+                "is not set; budgets are created in the root compartment, and compartmentId is not the tenancy",
+                _set("tenancyId", "ocid1.tenancy.oc1..<id>"),
+            )
+            tenancy_id = ""
+    else:
+        _check_ocid(reader, "tenancyId", tenancy_id, ("tenancy",), "ocid1.tenancy.oc1..<id>")
+    return CostAlertsConfig(email, amount, tenancy_id)
+
+
 def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     """Reads and validates every key; raises ConfigError naming every problem at once."""
     reader = _Reader(source)
@@ -443,6 +482,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     for key in admin_keys:
         _check_openssh_key(reader, "adminSshPublicKeys", key)
     socket_server = _read_socket_server(reader)
+    cost_alerts = _read_cost_alerts(reader, compartment_id)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StackConfig(
@@ -454,5 +494,6 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         edge=edge,
         admin_ssh_public_keys=admin_keys,
         socket_server=socket_server,
+        cost_alerts=cost_alerts,
         tags={"project": "flowspace", "stack": stack, "always-free": "true"},
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from components import allowance
 from components.config import ConfigError, load_stack_config
 from tests.unit.harness import OPERATOR_VALUES, run_program, stack_config
 
@@ -85,14 +84,6 @@ def test_exceeding_the_chosen_allowance_is_refused_with_the_cost() -> None:
 
 def test_accepting_the_cost_allows_a_larger_instance() -> None:
     assert load({"flowspace:freeTierAllowance": "free-2026", "flowspace:acceptedMonthlyCostUsd": "30"}) is None
-
-
-def test_prod_size_is_free_on_payg_and_costs_on_the_2026_allowance() -> None:
-    payg = allowance.estimate_a1_monthly_cost(4, 24, allowance.A1_ALLOWANCES["payg"])
-    free = allowance.estimate_a1_monthly_cost(4, 24, allowance.A1_ALLOWANCES["free-2026"])
-    assert payg.total_usd == 0
-    assert free.total_usd == pytest.approx(26.98)
-    assert allowance.estimate_a1_monthly_cost(2, 12, allowance.A1_ALLOWANCES["free-2026"]).total_usd == 0
 
 
 @pytest.mark.parametrize(

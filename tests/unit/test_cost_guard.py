@@ -1,0 +1,73 @@
+"""CostGuard under mocks: thresholds from the allowance module, topic wiring, budget targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.allowance import egress_alarm_bytes_per_hour
+from tests.unit.harness import OPERATOR_VALUES, VNIC_ID, Run, run_program
+
+ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Run:
+    return run_program(overrides=ALERTS)
+
+
+def test_cost_guard_is_off_without_an_alert_email() -> None:
+    run = run_program()
+    assert not [r for r in run.resources if r.typ.startswith(("oci:Budget", "oci:Ons", "oci:Monitoring"))]
+
+
+def test_egress_alarms_fire_at_80_and_100_percent_of_the_hourly_share(guarded: Run) -> None:
+    alarms = {a.inputs["severity"]: a.inputs for a in guarded.of_type("oci:Monitoring/alarm:Alarm")}
+    assert set(alarms) == {"WARNING", "CRITICAL"}
+    for severity, fraction in (("WARNING", 0.8), ("CRITICAL", 1.0)):
+        query = alarms[severity]["query"]
+        assert (
+            query
+            == f'VnicToNetworkBytes[1h]{{resourceId = "{VNIC_ID}"}}.sum() > {egress_alarm_bytes_per_hour(fraction)}'
+        )
+        assert alarms[severity]["namespace"] == "oci_vcn"
+
+
+def test_alarms_notify_the_topic_that_mails_the_operator(guarded: Run) -> None:
+    topic = guarded.one("oci:Ons/notificationTopic:NotificationTopic")
+    subscription = guarded.one("oci:Ons/subscription:Subscription").inputs
+    assert subscription["protocol"] == "EMAIL" and subscription["endpoint"] == "ops@flow-coder.com"
+    assert subscription["topicId"] == f"{topic.name}-id"
+    for alarm in guarded.of_type("oci:Monitoring/alarm:Alarm"):
+        assert alarm.inputs["destinations"] == [f"{topic.name}-id"], alarm.name
+        assert topic.urn in alarm.dependencies
+
+
+def test_budget_targets_the_compartment_from_the_tenancy(guarded: Run) -> None:
+    budget = guarded.one("oci:Budget/budget:Budget").inputs
+    compartment = OPERATOR_VALUES["flowspace:compartmentId"]
+    assert budget["compartmentId"] == compartment  # prod deploys into the tenancy itself
+    assert budget["targetType"] == "COMPARTMENT" and budget["targets"] == [compartment]
+    assert budget["amount"] == 1 and budget["resetPeriod"] == "MONTHLY"
+    rules = {r.inputs["type"]: r.inputs for r in guarded.of_type("oci:Budget/rule:Rule")}
+    assert rules["ACTUAL"]["threshold"] == 80 and rules["FORECAST"]["threshold"] == 100
+    assert all(r["thresholdType"] == "PERCENTAGE" and r["recipients"] == "ops@flow-coder.com" for r in rules.values())
+
+
+def test_a_sub_compartment_needs_the_tenancy_for_its_budget() -> None:
+    compartment = "ocid1.compartment.oc1..aaaaaaaacompartmentcompartmentcomp"
+    with pytest.raises(Exception, match="flowspace:tenancyId"):
+        run_program(overrides={**ALERTS, "flowspace:compartmentId": compartment})
+    tenancy = "ocid1.tenancy.oc1..aaaaaaaatenancytenancytenancytenancy"
+    run = run_program(overrides={**ALERTS, "flowspace:compartmentId": compartment, "flowspace:tenancyId": tenancy})
+    budget = run.one("oci:Budget/budget:Budget").inputs
+    assert budget["compartmentId"] == tenancy and budget["targets"] == [compartment]
+
+
+def test_a_bad_alert_email_is_refused() -> None:
+    with pytest.raises(Exception, match="flowspace:alertEmail"):
+        run_program(overrides={"flowspace:alertEmail": "not-an-address"})
+
+
+def test_alarm_queries_wait_for_the_vnic_in_preview() -> None:
+    run = run_program(overrides=ALERTS, preview=True)
+    assert len(run.of_type("oci:Monitoring/alarm:Alarm")) == 2
