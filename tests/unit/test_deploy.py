@@ -1,0 +1,103 @@
+"""The capacity-aware deploy helper against a fake stack: which errors it retries, and for how long."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from scripts.deploy import DeployFailed, GaveUp, RetryPolicy, deploy, is_capacity_error
+
+CAPACITY = "error: 500-InternalError, Out of host capacity. Suggestion: please retry or use another AD"
+
+
+@dataclass
+class FakeStack:
+    """Fails `up` with the given errors in turn (None = success)."""
+
+    outcomes: list[str | None]
+    has_instance: bool = False
+    domains_tried: list[int] = field(default_factory=list)
+    domain: int = -1
+
+    def up(self, on_output: Callable[[str], None]) -> None:
+        self.domains_tried.append(self.domain)
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise DeployFailed(outcome)
+
+    def use_availability_domain(self, index: int) -> None:
+        self.domain = index
+
+    def instance_exists(self) -> bool:
+        return self.has_instance
+
+
+@dataclass
+class Clock:
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run(stack: FakeStack, policy: RetryPolicy | None = None) -> tuple[int, Clock, list[str]]:
+    clock, lines = Clock(), []
+    attempts = deploy(stack, policy or RetryPolicy(), log=lines.append, sleep=clock.sleep, clock=lambda: clock.now)
+    return attempts, clock, lines
+
+
+def test_capacity_error_moves_to_the_next_ad_and_succeeds() -> None:
+    stack = FakeStack([CAPACITY, CAPACITY, None])
+    attempts, clock, lines = run(stack)
+    assert attempts == 3 and stack.domains_tried == [0, 1, 2]
+    assert clock.slept == [60, 120], "back-off doubles between attempts"
+    assert any("out of host capacity in AD 0; AD 1 in 60 s" in line for line in lines), lines
+
+
+def test_capacity_errors_everywhere_stop_within_the_attempt_bound() -> None:
+    stack = FakeStack([CAPACITY] * 10)
+    with pytest.raises(GaveUp, match=r"availability domain\(s\) 0, 1, 2 after 5 attempt"):
+        run(stack, RetryPolicy(max_attempts=5))
+    assert stack.domains_tried == [0, 1, 2, 0, 1]
+
+
+def test_capacity_errors_stop_within_the_time_bound() -> None:
+    stack = FakeStack([CAPACITY] * 50)
+    policy = RetryPolicy(max_attempts=50, max_seconds=30 * 60, first_delay_seconds=60, max_delay_seconds=600)
+    with pytest.raises(GaveUp, match="try again later"):
+        run(stack, policy)
+    assert len(stack.domains_tried) < 10
+
+
+def test_any_other_error_stops_at_once_with_its_message() -> None:
+    stack = FakeStack(
+        ["error: 401-NotAuthenticated, The required information to complete authentication was not provided"]
+    )
+    with pytest.raises(DeployFailed, match="NotAuthenticated"):
+        run(stack)
+    assert stack.domains_tried == [0]
+
+
+def test_no_retry_when_the_instance_already_exists() -> None:
+    stack = FakeStack([CAPACITY, None], has_instance=True)
+    with pytest.raises(GaveUp, match="already exists"):
+        run(stack)
+    assert stack.domains_tried == [0]
+
+
+def test_a_single_ad_region_retries_the_same_domain() -> None:
+    stack = FakeStack([CAPACITY, None])
+    attempts, _, _ = run(stack, RetryPolicy(availability_domains=[0]))
+    assert attempts == 2 and stack.domains_tried == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [(CAPACITY, True), ("Out of capacity for shape VM.Standard.A1.Flex", True), ("LimitExceeded: core count", False)],
+)
+def test_capacity_errors_are_recognised(message: str, expected: bool) -> None:
+    assert is_capacity_error(message) is expected
