@@ -9,7 +9,9 @@ from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname
 from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
 from components.rollout import Rollout, RolloutArgs
+from components.secret import secret
 from components.server import Server, ServerArgs
+from components.vercel_env import VercelEnv, VercelEnvArgs, vercel_variables
 from render.release import read_socket_server_source
 
 try:
@@ -83,6 +85,8 @@ dns = DnsRecords(
         public_ip=server.public_ip,
         tls_scope=edge.tls_scope,
         comment=f"managed by pulumi ({config.name_prefix})",
+        name_prefix=config.name_prefix,
+        strict_tls_extra_hostnames=edge.strict_tls_extra_hostnames,
     ),
 )
 
@@ -122,17 +126,20 @@ pulumi.export("socket_url", socket_url)
 pulumi.export("livekit_url", livekit_url)
 pulumi.export("livekit_http_url", livekit_http_url)
 pulumi.export("release_id", rollout.release_id)
-pulumi.export(
-    "vercel_env",
-    pulumi.Output.secret(
-        pulumi.Output.all(rollout.livekit_api_key, rollout.livekit_api_secret).apply(
-            lambda keys: {
-                "NEXT_PUBLIC_SOCKET_URL": socket_url,
-                "NEXT_PUBLIC_LIVEKIT_URL": livekit_url,
-                "LIVEKIT_URL": livekit_http_url,
-                "LIVEKIT_API_KEY": keys[0],
-                "LIVEKIT_API_SECRET": keys[1],
-            }
-        )
-    ),
+pulumi.export("livekit_api_key", rollout.livekit_api_key)
+vercel_env = pulumi.Output.all(rollout.livekit_api_key, rollout.livekit_api_secret).apply(
+    lambda keys: vercel_variables(socket_url, livekit_url, livekit_http_url, keys[0], keys[1])
 )
+pulumi.export("vercel_env", secret(vercel_env))
+
+if config.vercel is not None:
+    VercelEnv(
+        "vercel-env",
+        VercelEnvArgs(
+            project_id=config.vercel.project_id,
+            team_id=config.vercel.team_id,
+            targets=config.vercel.targets,
+            variables=vercel_env,
+            comment=f"managed by pulumi ({config.name_prefix})",
+        ),
+    )

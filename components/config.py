@@ -30,8 +30,9 @@ A1_MAX_GB_PER_OCPU = 64
 ORIGIN_CERT_TYPES = ("origin-ecc", "origin-rsa")
 ORIGIN_CERT_VALIDITY_DAYS = (7, 30, 90, 365, 730, 1095, 5475)
 
-TlsScope = Literal["hostnames", "zone"]
-TLS_SCOPES: tuple[TlsScope, ...] = ("hostnames", "zone")
+# "none": another stack in the zone owns the configuration rule (a zone has one per phase).
+TlsScope = Literal["hostnames", "zone", "none"]
+TLS_SCOPES: tuple[TlsScope, ...] = ("hostnames", "zone", "none")
 
 _OCID = re.compile(r"^ocid1\.(?P<kind>[a-z0-9]+)\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{20,}$")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -104,6 +105,8 @@ class EdgeConfig:
     origin_cert_rotation: int
     tls_scope: TlsScope
     origin_lock: bool
+    # Other stacks' hostnames in the same zone, covered by this stack's strict-TLS rule.
+    strict_tls_extra_hostnames: tuple[str, ...] = ()
 
     @property
     def hostnames(self) -> tuple[str, str]:
@@ -116,6 +119,16 @@ class CostAlertsConfig:
     budget_amount_usd: int
     # Budgets live in the root compartment.
     tenancy_id: str
+
+
+@dataclass(frozen=True)
+class VercelConfig:
+    project_id: str
+    team_id: str | None
+    targets: tuple[str, ...]
+
+
+VERCEL_TARGETS = ("production", "preview", "development")
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ class StackConfig:
     admin_ssh_public_keys: tuple[str, ...]
     socket_server: SocketServerConfig
     cost_alerts: CostAlertsConfig | None
+    vercel: VercelConfig | None
     deploy_user: str = "ubuntu"
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -379,14 +393,23 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
     rotation = reader.integer("originCertRotation", 0, "1")
     scope = reader.raw("cloudflareTlsScope") or "hostnames"
     tls_scope: TlsScope = "hostnames"
-    if scope == "zone":
-        tls_scope = "zone"
-    elif scope != "hostnames":
+    for known in TLS_SCOPES:
+        if scope == known:
+            tls_scope = known
+    if scope not in TLS_SCOPES:
         reader.problem(
             "cloudflareTlsScope",
             f"{scope!r} is not one of {', '.join(TLS_SCOPES)}",
             _set("cloudflareTlsScope", "hostnames"),
         )
+    extra_strict = reader.string_list("strictTlsExtraHostnames", (), "'[\"dev-socket.flow-coder.com\"]'")
+    for name in extra_strict:
+        if not (_is_hostname(name) and name.endswith("." + domain)):
+            reader.problem(
+                "strictTlsExtraHostnames",
+                f"{name!r} is not a hostname inside the zone {domain!r}",
+                _set("strictTlsExtraHostnames", f"'[\"dev-socket.{domain}\"]'"),
+            )
     all_proxied = socket_proxied and livekit_proxied
     origin_lock = reader.boolean("originLock", all_proxied)
     if origin_lock and not all_proxied:
@@ -413,6 +436,7 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
         origin_cert_rotation=rotation,
         tls_scope=tls_scope,
         origin_lock=origin_lock,
+        strict_tls_extra_hostnames=extra_strict,
     )
 
 
@@ -466,6 +490,29 @@ def _read_cost_alerts(reader: _Reader, compartment_id: str) -> CostAlertsConfig 
     return CostAlertsConfig(email, amount, tenancy_id)
 
 
+def _read_vercel(reader: _Reader, stack: str) -> VercelConfig | None:
+    project_id = reader.raw("vercelProjectId")
+    default_targets = ("production",) if stack == "prod" else ("preview", "development")
+    targets = reader.string_list("vercelTargets", default_targets, "'[\"production\"]'")
+    team_id = reader.raw("vercelTeamId")
+    if project_id is None:
+        return None
+    if not re.match(r"^prj_[A-Za-z0-9]+$", project_id):
+        reader.problem(
+            "vercelProjectId",
+            f"{project_id!r} is not a Vercel project id (prj_..., under Project Settings > General)",
+            _set("vercelProjectId", "prj_<id>"),
+        )
+    unknown = [target for target in targets if target not in VERCEL_TARGETS]
+    if unknown or not targets:
+        reader.problem(
+            "vercelTargets",
+            f"{list(targets)} must be a non-empty list of {', '.join(VERCEL_TARGETS)}",
+            _set("vercelTargets", "'[\"production\"]'"),
+        )
+    return VercelConfig(project_id, team_id, targets)
+
+
 def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     """Reads and validates every key; raises ConfigError naming every problem at once."""
     reader = _Reader(source)
@@ -483,6 +530,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         _check_openssh_key(reader, "adminSshPublicKeys", key)
     socket_server = _read_socket_server(reader)
     cost_alerts = _read_cost_alerts(reader, compartment_id)
+    vercel = _read_vercel(reader, stack)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StackConfig(
@@ -495,5 +543,6 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         admin_ssh_public_keys=admin_keys,
         socket_server=socket_server,
         cost_alerts=cost_alerts,
+        vercel=vercel,
         tags={"project": "flowspace", "stack": stack, "always-free": "true"},
     )

@@ -24,6 +24,8 @@ class DnsRecordsArgs:
     public_ip: pulumi.Input[str]
     tls_scope: TlsScope
     comment: str
+    name_prefix: str
+    strict_tls_extra_hostnames: Sequence[str] = ()
 
 
 def strict_tls_expression(hostnames: Sequence[str]) -> str:
@@ -61,12 +63,14 @@ class DnsRecords(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 kind="zone",
                 phase="http_config_settings",
-                name="flowspace origin TLS",
+                name=f"{args.name_prefix} origin TLS",
                 description=args.comment,
                 rules=[
                     cloudflare.RulesetRuleArgs(
                         action="set_config",
-                        expression=strict_tls_expression([host.name for host in args.hostnames]),
+                        expression=strict_tls_expression(
+                            [host.name for host in args.hostnames] + list(args.strict_tls_extra_hostnames)
+                        ),
                         action_parameters=cloudflare.RulesetRuleActionParametersArgs(ssl="strict"),
                         description="Full (strict) TLS to the FlowSpace origin",
                         enabled=True,
@@ -74,7 +78,7 @@ class DnsRecords(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        else:
+        elif args.tls_scope == "zone":
             cloudflare.ZoneSetting(f"{name}-ssl", zone_id=args.zone_id, setting_id="ssl", value="strict", opts=child)
             cloudflare.ZoneSetting(
                 f"{name}-websockets", zone_id=args.zone_id, setting_id="websockets", value="on", opts=child

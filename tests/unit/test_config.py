@@ -93,7 +93,7 @@ def test_accepting_the_cost_allows_a_larger_instance() -> None:
         ({"flowspace:livekitHostname": "space-socket.flow-coder.com"}, "livekitHostname", "also socketHostname"),
         ({"flowspace:originCertType": "origin-dsa"}, "originCertType", "not one of origin-ecc, origin-rsa"),
         ({"flowspace:originCertValidityDays": "100"}, "originCertValidityDays", "not a validity Cloudflare issues"),
-        ({"flowspace:cloudflareTlsScope": "everything"}, "cloudflareTlsScope", "not one of hostnames, zone"),
+        ({"flowspace:cloudflareTlsScope": "everything"}, "cloudflareTlsScope", "not one of hostnames, zone, none"),
         (
             {"flowspace:livekitProxied": "false", "flowspace:originLock": "true"},
             "originLock",

@@ -79,14 +79,29 @@ def test_proxied_is_chosen_per_hostname() -> None:
     assert proxied == {"space-socket.flow-coder.com": True, "space-livekit.flow-coder.com": False}
 
 
-def test_strict_tls_rule_matches_exactly_the_served_hostnames(prod: Run) -> None:
-    ruleset = prod.one("cloudflare:index/ruleset:Ruleset").inputs
+def test_strict_tls_rule_matches_exactly_the_served_hostnames() -> None:
+    run = run_program(overrides={"flowspace:strictTlsExtraHostnames": "[]"})
+    ruleset = run.one("cloudflare:index/ruleset:Ruleset").inputs
     assert ruleset["phase"] == "http_config_settings" and ruleset["kind"] == "zone"
     (rule,) = ruleset["rules"]
     assert rule["action"] == "set_config"
     assert rule["actionParameters"] == {"ssl": "strict"}
     assert rule["expression"] == '(http.host in {"space-socket.flow-coder.com" "space-livekit.flow-coder.com"})'
-    assert not prod.of_type("cloudflare:index/zoneSetting:ZoneSetting"), "zone-wide settings are opt-in"
+    assert not run.of_type("cloudflare:index/zoneSetting:ZoneSetting"), "zone-wide settings are opt-in"
+
+
+def test_the_zone_rule_owner_also_covers_the_other_stacks_hostnames(prod: Run) -> None:
+    (rule,) = prod.one("cloudflare:index/ruleset:Ruleset").inputs["rules"]
+    for host in (*HOSTNAMES, "dev-socket.flow-coder.com", "dev-livekit.flow-coder.com"):
+        assert f'"{host}"' in rule["expression"], host
+    dev = run_program("dev")
+    assert not dev.of_type("cloudflare:index/ruleset:Ruleset"), "a zone has one entry point: prod owns it"
+    assert not dev.of_type("cloudflare:index/zoneSetting:ZoneSetting")
+
+
+def test_extra_strict_hostnames_must_be_in_the_zone() -> None:
+    with pytest.raises(Exception, match="flowspace:strictTlsExtraHostnames"):
+        run_program(overrides={"flowspace:strictTlsExtraHostnames": '["dev.example.org"]'})
 
 
 def test_zone_wide_tls_is_an_explicit_opt_in() -> None:
