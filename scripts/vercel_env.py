@@ -1,0 +1,105 @@
+"""Prints the Vercel variables of a stack, for those who keep Vercel by hand.
+
+    scripts/vercel-env -s prod                         .env block, secret left out
+    scripts/vercel-env -s prod --show-secrets          .env block with LIVEKIT_API_SECRET
+    scripts/vercel-env -s prod --format vercel         `vercel env add` commands
+    pulumi stack output --json | scripts/vercel-env -  read a recorded document instead
+
+The document is `pulumi stack output --json` (with `--show-secrets` when secrets are asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+PLAIN_OUTPUTS = {
+    "NEXT_PUBLIC_SOCKET_URL": "socket_url",
+    "NEXT_PUBLIC_LIVEKIT_URL": "livekit_url",
+    "LIVEKIT_URL": "livekit_http_url",
+    "LIVEKIT_API_KEY": "livekit_api_key",
+}
+SECRET_VARIABLE = "LIVEKIT_API_SECRET"
+HIDDEN = "[secret]"
+
+
+class OutputsError(Exception):
+    pass
+
+
+def variables(outputs: Mapping[str, Any], show_secrets: bool) -> dict[str, str]:
+    missing = [output for output in PLAIN_OUTPUTS.values() if output not in outputs]
+    if missing:
+        raise OutputsError(f"the stack has no output {', '.join(missing)}: has `pulumi up` run for it?")
+    found = {name: str(outputs[output]) for name, output in PLAIN_OUTPUTS.items()}
+    if show_secrets:
+        environment = outputs.get("vercel_env")
+        if not isinstance(environment, Mapping):
+            raise OutputsError(
+                "the document holds no secrets: make it with `pulumi stack output --json --show-secrets`"
+            )
+        found[SECRET_VARIABLE] = str(environment[SECRET_VARIABLE])
+    return found
+
+
+def _dotenv_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def as_dotenv(found: Mapping[str, str]) -> str:
+    lines = [f"{name}={_dotenv_quote(value)}" for name, value in found.items()]
+    if SECRET_VARIABLE not in found:
+        lines.append(f"# {SECRET_VARIABLE} is a secret: run again with --show-secrets")
+    return "\n".join(lines) + "\n"
+
+
+def as_vercel_commands(found: Mapping[str, str], target: str) -> str:
+    lines = []
+    for name, value in found.items():
+        sensitive = " --sensitive" if name == SECRET_VARIABLE else ""
+        lines.append(f"printf '%s' {shlex.quote(value)} | vercel env add {name} {target}{sensitive}")
+    if SECRET_VARIABLE not in found:
+        lines.append(f"# {SECRET_VARIABLE} is a secret: run again with --show-secrets")
+    return "\n".join(lines) + "\n"
+
+
+def read_outputs(source: str, stack: str | None, show_secrets: bool) -> Mapping[str, Any]:
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        command = ["pulumi", "stack", "output", "--json", *(["-s", stack] if stack else [])]
+        command += ["--show-secrets"] if show_secrets else []
+        text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise OutputsError("`pulumi stack output --json` should print a JSON object")
+    return document
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", default="pulumi", help="'-' to read the JSON document on stdin")
+    parser.add_argument("-s", "--stack", help="stack name (default: the selected stack)")
+    parser.add_argument("--format", choices=("dotenv", "vercel"), default="dotenv")
+    parser.add_argument("--target", default="production", help="Vercel environment for --format vercel")
+    parser.add_argument("--show-secrets", action="store_true", help="include LIVEKIT_API_SECRET")
+    arguments = parser.parse_args(argv)
+    try:
+        found = variables(
+            read_outputs(arguments.source, arguments.stack, arguments.show_secrets), arguments.show_secrets
+        )
+    except (OutputsError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
+        print(f"vercel-env: {error}", file=sys.stderr)
+        return 1
+    rendered = as_dotenv(found) if arguments.format == "dotenv" else as_vercel_commands(found, arguments.target)
+    sys.stdout.write(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
