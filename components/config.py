@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
+import pulumi
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
@@ -50,6 +51,8 @@ class ConfigSource(Protocol):
     """What `pulumi.Config` offers; tests pass a dict-backed stand-in."""
 
     def get(self, key: str) -> str | None: ...
+
+    def get_secret(self, key: str) -> pulumi.Output[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class FreeTierConfig:
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    zone_id: str
+    # None: no Cloudflare edge (only for an existing server); Caddy gets its own certificates.
+    zone_id: str | None
     domain: str
     socket_hostname: str
     livekit_hostname: str
@@ -111,6 +115,18 @@ class EdgeConfig:
     @property
     def hostnames(self) -> tuple[str, str]:
         return (self.socket_hostname, self.livekit_hostname)
+
+
+@dataclass(frozen=True)
+class ExistingServerConfig:
+    """A host that already runs (any provider): the stack is rolled onto it over SSH."""
+
+    address: str
+    user: str
+    public_ip: str
+    private_key: pulumi.Output[str]
+    # Pinned when given; without it the SSH host key is not checked.
+    host_key: str | None
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,8 @@ class StackConfig:
     socket_server: SocketServerConfig
     cost_alerts: CostAlertsConfig | None
     vercel: VercelConfig | None
+    # None: the program creates the OCI network and server.
+    existing_server: ExistingServerConfig | None = None
     deploy_user: str = "ubuntu"
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -348,9 +366,13 @@ def _read_free_tier(reader: _Reader, instance: InstanceConfig) -> FreeTierConfig
     return FreeTierConfig(a1, accepted)
 
 
-def _read_edge(reader: _Reader) -> EdgeConfig:
-    zone_id = reader.required(
-        "cloudflareZoneId", "<32-hex zone id from the zone's Overview page>", "the Cloudflare zone id"
+def _read_edge(reader: _Reader, edge_optional: bool) -> EdgeConfig:
+    zone_id: str | None = (
+        reader.raw("cloudflareZoneId")
+        if edge_optional
+        else reader.required(
+            "cloudflareZoneId", "<32-hex zone id from the zone's Overview page>", "the Cloudflare zone id"
+        )
     )
     if zone_id and not _ZONE_ID.match(zone_id):
         reader.problem(
@@ -411,8 +433,14 @@ def _read_edge(reader: _Reader) -> EdgeConfig:
                 _set("strictTlsExtraHostnames", f"'[\"dev-socket.{domain}\"]'"),
             )
     all_proxied = socket_proxied and livekit_proxied
-    origin_lock = reader.boolean("originLock", all_proxied)
-    if origin_lock and not all_proxied:
+    origin_lock = reader.boolean("originLock", all_proxied and zone_id is not None)
+    if origin_lock and zone_id is None:
+        reader.problem(
+            "originLock",
+            "is on without a Cloudflare edge (cloudflareZoneId is not set): nothing would reach 80/443",
+            f"{_set('originLock', 'false')}, or {_set('cloudflareZoneId', '<zone id>')}",
+        )
+    elif origin_lock and not all_proxied:
         dns_only = [
             key
             for key, proxied in (("socketProxied", socket_proxied), ("livekitProxied", livekit_proxied))
@@ -513,23 +541,75 @@ def _read_vercel(reader: _Reader, stack: str) -> VercelConfig | None:
     return VercelConfig(project_id, team_id, targets)
 
 
+def _read_existing_server(reader: _Reader) -> ExistingServerConfig | None:
+    address = reader.raw("targetHost")
+    if address is None:
+        return None
+    if not (_is_ipv4(address) or _is_hostname(address.lower())):
+        reader.problem(
+            "targetHost", f"{address!r} is neither an IPv4 address nor a hostname", _set("targetHost", "203.0.113.7")
+        )
+    user = reader.raw("targetUser") or "ubuntu"
+    public_ip = reader.raw("targetPublicIp") or (address if _is_ipv4(address) else "")
+    if not _is_ipv4(public_ip):
+        reader.problem(
+            "targetPublicIp",
+            f"{public_ip or 'nothing'!r} is not the server's public IPv4 address (LiveKit advertises it for media)",
+            _set("targetPublicIp", "203.0.113.7"),
+        )
+    host_key = reader.raw("targetHostKey")
+    if host_key is not None:
+        _check_openssh_key(reader, "targetHostKey", host_key)
+    private_key = reader.source.get_secret("targetPrivateKey")
+    if private_key is None:
+        reader.problem(
+            "targetPrivateKey",
+            "is not set; it is the SSH private key the rollout logs in with",
+            f"pulumi config set --secret {NAMESPACE}:targetPrivateKey < ~/.ssh/<key>",
+        )
+        private_key = pulumi.Output.secret("")
+    return ExistingServerConfig(address, user, public_ip, private_key, host_key)
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     """Reads and validates every key; raises ConfigError naming every problem at once."""
     reader = _Reader(source)
-    compartment_id = reader.required(
-        "compartmentId", "ocid1.compartment.oc1..<id>", "the OCID of the compartment (or tenancy) to deploy into"
-    )
+    existing_server = _read_existing_server(reader)
+    compartment_id = ""
+    if existing_server is None:
+        compartment_id = reader.required(
+            "compartmentId", "ocid1.compartment.oc1..<id>", "the OCID of the compartment (or tenancy) to deploy into"
+        )
     if compartment_id:
         _check_ocid(reader, "compartmentId", compartment_id, ("compartment", "tenancy"), "ocid1.compartment.oc1..<id>")
     instance = _read_instance(reader)
     network = _read_network(reader)
-    free_tier = _read_free_tier(reader, instance)
-    edge = _read_edge(reader)
+    # An existing server is not billed by this program: its size only sets the service limits.
+    free_tier = (
+        _read_free_tier(reader, instance)
+        if existing_server is None
+        else FreeTierConfig(allowance.A1_ALLOWANCES[allowance.DEFAULT_A1_ALLOWANCE], 0.0)
+    )
+    edge = _read_edge(reader, edge_optional=existing_server is not None)
     admin_keys = reader.string_list("adminSshPublicKeys", (), "'[\"ssh-ed25519 AAAA... you@host\"]'")
     for key in admin_keys:
         _check_openssh_key(reader, "adminSshPublicKeys", key)
     socket_server = _read_socket_server(reader)
-    cost_alerts = _read_cost_alerts(reader, compartment_id)
+    cost_alerts = _read_cost_alerts(reader, compartment_id) if existing_server is None else None
+    if existing_server is not None and reader.raw("alertEmail") is not None:
+        reader.problem(
+            "alertEmail",
+            "needs the OCI server this program creates (its VNIC and compartment); an existing server has none",
+            f"pulumi config rm {NAMESPACE}:alertEmail",
+        )
     vercel = _read_vercel(reader, stack)
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -544,5 +624,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         socket_server=socket_server,
         cost_alerts=cost_alerts,
         vercel=vercel,
+        existing_server=existing_server,
+        deploy_user=existing_server.user if existing_server else "ubuntu",
         tags={"project": "flowspace", "stack": stack, "always-free": "true"},
     )

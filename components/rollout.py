@@ -26,27 +26,36 @@ BOOT_DIAL_ERROR_LIMIT = 60
 BOOT_DIAL_TIMEOUT_SECONDS = 10
 
 WAIT_FOR_BOOT = (
-    "cloud-init status --wait > /dev/null 2>&1; status=$?; "
+    # Hosts without cloud-init (an existing server) skip the wait.
+    "if command -v cloud-init > /dev/null; then cloud-init status --wait > /dev/null 2>&1; status=$?; "
     # 2 means finished with recoverable warnings.
     'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then '
-    'echo "cloud-init failed (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; '
-    "docker compose version > /dev/null"
+    'echo "cloud-init failed (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; fi; '
+    'docker compose version > /dev/null || { echo "docker compose v2 is not installed" >&2; exit 1; }'
 )
 
 
 @dataclass(frozen=True)
-class RolloutArgs:
+class SshTarget:
     host: pulumi.Input[str]
     user: str
     private_key: pulumi.Input[str]
-    host_public_key: pulumi.Input[str]
-    # Re-waits for cloud-init whenever the server is replaced.
+    # None: the host key is not checked.
+    host_public_key: pulumi.Input[str] | None
+    # Re-waits for the boot whenever the server is replaced.
     server_id: pulumi.Input[str]
+    # What LiveKit advertises for media.
     public_ip: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class RolloutArgs:
+    target: SshTarget
     socket_hostname: str
     livekit_hostname: str
-    certificate_pem: pulumi.Input[str]
-    certificate_key_pem: pulumi.Input[str]
+    # The Cloudflare Origin CA certificate and key; None lets Caddy obtain its own (ACME).
+    certificate_pem: pulumi.Input[str] | None
+    certificate_key_pem: pulumi.Input[str] | None
     ssh_cidrs: Sequence[str]
     web_cidrs: pulumi.Input[Sequence[str]]
     ocpus: int
@@ -85,7 +94,8 @@ class Rollout(pulumi.ComponentResource):
                 )
             )
 
-        plain_files = pulumi.Output.all(args.public_ip, args.certificate_pem, args.web_cidrs).apply(plain)
+        target = args.target
+        plain_files = pulumi.Output.all(target.public_ip, args.certificate_pem, args.web_cidrs).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
             pulumi.Output.all(livekit_api_key, api_secret.result, args.certificate_key_pem).apply(
                 lambda values: render_secret_files(*values)
@@ -96,13 +106,13 @@ class Rollout(pulumi.ComponentResource):
         this_release = pulumi.Output.unsecret(
             pulumi.Output.all(plain_files, secret_files).apply(lambda files: release_id(files[0], files[1]))
         )
-        release_dir = pulumi.Output.concat(app_dir(args.user), "/releases/", this_release)
+        release_dir = pulumi.Output.concat(app_dir(target.user), "/releases/", this_release)
 
         connection = remote.ConnectionArgs(
-            host=args.host,
-            user=args.user,
-            private_key=args.private_key,
-            host_key=args.host_public_key,
+            host=target.host,
+            user=target.user,
+            private_key=target.private_key,
+            host_key=target.host_public_key,
             dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
             per_dial_timeout=BOOT_DIAL_TIMEOUT_SECONDS,
         )
@@ -111,7 +121,7 @@ class Rollout(pulumi.ComponentResource):
             f"{name}-wait-for-boot",
             connection=connection,
             create=WAIT_FOR_BOOT,
-            triggers=[args.server_id],
+            triggers=[target.server_id],
             opts=child,
         )
 
@@ -165,7 +175,7 @@ def plain_files_names(args: RolloutArgs) -> list[str]:
         public_ip="0.0.0.0",
         socket_hostname=args.socket_hostname,
         livekit_hostname=args.livekit_hostname,
-        certificate_pem="",
+        certificate_pem="" if args.certificate_pem is not None else None,
         ssh_cidrs=tuple(args.ssh_cidrs),
         web_cidrs=("0.0.0.0/0",),
         ocpus=args.ocpus,

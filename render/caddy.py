@@ -30,8 +30,9 @@ def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
 
 
 def render_caddyfile(
-    sites: Sequence[Site], trusted_proxies: Sequence[str], certificate_dir: str = CERTIFICATE_DIR_IN_CONTAINER
+    sites: Sequence[Site], trusted_proxies: Sequence[str], certificate_dir: str | None = CERTIFICATE_DIR_IN_CONTAINER
 ) -> str:
+    """With `certificate_dir`, the origin certificate from files; without, Caddy's own ACME certificates."""
     site_template = Template((FILES / "Caddyfile.site.tmpl").read_text())
     blocks = "".join(
         site_template.substitute(hostname=s.hostname, upstream_port=s.upstream_port, health_path=s.health_path)
@@ -39,7 +40,13 @@ def render_caddyfile(
     )
     rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(
         caddy_admin_port=ports.CADDY_ADMIN.port,
-        certificate_dir=certificate_dir,
+        certificate_policy=(
+            "\t# Certificates are Cloudflare Origin CA ones from files; nothing is requested from an ACME CA.\n"
+            "\tauto_https disable_certs\n"
+            if certificate_dir
+            else "\t# No origin certificate: Caddy obtains publicly trusted certificates itself (ACME).\n"
+        ),
+        tls=f"\ttls {certificate_dir}/origin.pem {certificate_dir}/origin.key\n" if certificate_dir else "",
         trusted_proxies=" ".join(trusted_proxies) if trusted_proxies else "private_ranges",
         sites=blocks,
     )

@@ -25,6 +25,8 @@ class ComposeSettings:
     memory_gb: int
     # An image to pull; None builds the reference server shipped in the release.
     socket_server_image: str | None = None
+    # False: no Cloudflare origin certificate; Caddy gets its own (ACME) into caddy_data.
+    origin_certificate: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,14 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "network_mode": "host",
                 "volumes": [
                     "./Caddyfile:/etc/caddy/Caddyfile:ro",
-                    f"./origin.pem:{CERTIFICATE_DIR_IN_CONTAINER}/origin.pem:ro",
-                    f"./secrets/origin.key:{CERTIFICATE_DIR_IN_CONTAINER}/origin.key:ro",
+                    *(
+                        [
+                            f"./origin.pem:{CERTIFICATE_DIR_IN_CONTAINER}/origin.pem:ro",
+                            f"./secrets/origin.key:{CERTIFICATE_DIR_IN_CONTAINER}/origin.key:ro",
+                        ]
+                        if settings.origin_certificate
+                        else []
+                    ),
                     "caddy_data:/data",
                     "caddy_config:/config",
                 ],

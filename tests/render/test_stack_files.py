@@ -112,6 +112,20 @@ def test_caddyfile_passes_caddys_own_validation(origin_certificate: Path, truste
     assert formatted.stdout == caddyfile.read_text(), "the rendered Caddyfile is not in caddy fmt's form"
 
 
+def test_caddyfile_without_an_origin_certificate_uses_acme_and_validates(tmp_path: Path) -> None:
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(render_caddyfile(sites_for(*HOSTNAMES), (), certificate_dir=None))
+    assert "tls " not in caddyfile.read_text() and "auto_https" not in caddyfile.read_text()
+    result = subprocess.run(
+        [caddy_binary(), "validate", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"caddy validate rejected the ACME Caddyfile:\n{result.stderr[-2000:]}"
+    formatted = subprocess.run([caddy_binary(), "fmt", str(caddyfile)], capture_output=True, text=True)
+    assert formatted.stdout == caddyfile.read_text(), "the rendered Caddyfile is not in caddy fmt's form"
+
+
 def test_caddyfile_routes_websockets_with_the_matcher_and_serves_health() -> None:
     rendered = render_caddyfile(sites_for(*HOSTNAMES), ())
     assert "header_up Connection" not in rendered, "copying upgrade headers by hand broke behind Cloudflare"

@@ -1,0 +1,95 @@
+"""Existing-server mode: the stack rolled onto a host that already runs, with or without the edge."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.harness import Run, is_secret, reveal, run_program
+
+KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nexisting\n-----END OPENSSH PRIVATE KEY-----\n"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm host"
+BASE: dict[str, str | None] = {
+    "flowspace:targetPrivateKey": KEY,
+    "flowspace:compartmentId": None,
+    "flowspace:cloudflareZoneId": None,
+}
+
+
+def existing(**overrides: str | None) -> Run:
+    return run_program("existing", overrides={**BASE, **{f"flowspace:{k}": v for k, v in overrides.items()}})
+
+
+@pytest.fixture(scope="module")
+def bare() -> Run:
+    return existing()
+
+
+def plain_file(run: Run, name: str) -> str:
+    for upload in run.of_type("command:remote:CopyToRemote"):
+        if str(upload.inputs["remotePath"]).endswith(f"/{name}"):
+            return str(reveal(upload.inputs["source"]).text)
+    raise AssertionError(f"{name} is not uploaded")
+
+
+def test_no_oci_or_cloudflare_resources_without_the_edge(bare: Run) -> None:
+    assert not [r.typ for r in bare.resources if r.typ.startswith(("oci:", "cloudflare:"))]
+    assert not [token for token, _ in bare.calls if token.startswith("oci:")]
+    assert bare.named("rollout-activate")
+
+
+def test_rollout_logs_in_to_the_configured_host_with_the_secret_key(bare: Run) -> None:
+    connection = bare.named("rollout-activate").inputs["connection"]
+    assert is_secret(connection) or is_secret(connection["privateKey"])
+    revealed = reveal(connection)
+    assert revealed["host"] == "144.24.72.143" and revealed["user"] == "ubuntu"
+    assert revealed["privateKey"] == KEY
+    assert "hostKey" not in revealed or not revealed["hostKey"]
+    assert bare.outputs["public_ip"].value == "144.24.72.143"
+    assert "instance_id" not in bare.outputs and "ssh_private_key" not in bare.outputs
+
+
+def test_host_key_is_pinned_when_given() -> None:
+    run = existing(targetHostKey=HOST_KEY)
+    assert reveal(run.named("rollout-activate").inputs["connection"])["hostKey"] == HOST_KEY
+
+
+def test_without_the_edge_caddy_gets_its_own_certificates(bare: Run) -> None:
+    caddyfile = plain_file(bare, "Caddyfile")
+    assert "tls " not in caddyfile and "auto_https" not in caddyfile
+    assert "origin.pem" not in plain_file(bare, "docker-compose.yml")
+    assert "SECRET_FILES=livekit-keys.yaml" in plain_file(bare, "release.env")
+    assert "node_ip: 144.24.72.143" in plain_file(bare, "livekit.yaml")
+
+
+def test_with_the_edge_records_point_at_the_existing_server() -> None:
+    run = existing(cloudflareZoneId="0123456789abcdef0123456789abcdef")
+    assert {r.inputs["content"] for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")} == {"144.24.72.143"}
+    assert run.one("cloudflare:index/originCaCertificate:OriginCaCertificate")
+    assert "tls /etc/caddy/tls/origin.pem" in plain_file(run, "Caddyfile")
+    assert not [r for r in run.resources if r.typ.startswith("oci:")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"targetPrivateKey": None}, "targetPrivateKey"),
+        ({"targetHost": "vps.example.org"}, "targetPublicIp"),
+        ({"targetHost": "not a host"}, "targetHost"),
+        ({"targetHostKey": "not-a-key"}, "targetHostKey"),
+        ({"originLock": "true"}, "originLock"),
+        ({"alertEmail": "ops@flow-coder.com"}, "alertEmail"),
+    ],
+)
+def test_bad_existing_server_settings_name_their_key(overrides: dict[str, str | None], key: str) -> None:
+    with pytest.raises(Exception, match=f"flowspace:{key}"):
+        existing(**overrides)
+
+
+def test_a_hostname_target_with_its_public_ip_is_accepted() -> None:
+    run = existing(targetHost="vps.example.org", targetPublicIp="198.51.100.20")
+    assert reveal(run.named("rollout-activate").inputs["connection"])["host"] == "vps.example.org"
+    assert "node_ip: 198.51.100.20" in plain_file(run, "livekit.yaml")
+
+
+def test_preview_works_in_existing_mode() -> None:
+    assert run_program("existing", overrides=BASE, preview=True).named("rollout-activate")
