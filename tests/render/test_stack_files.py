@@ -98,30 +98,25 @@ def test_caddy_is_the_pinned_images_version() -> None:
     assert f"v{versions.CADDY_VERSION} " in tool_version(caddy_binary(), "version")
 
 
-@pytest.mark.parametrize("trusted", [(), ("173.245.48.0/20", "103.21.244.0/22")])
-def test_caddyfile_passes_caddys_own_validation(origin_certificate: Path, trusted: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("trusted", "with_origin_certificate"),
+    [((), True), (("173.245.48.0/20", "103.21.244.0/22"), True), ((), False)],
+    ids=["open", "origin-locked", "acme"],
+)
+def test_caddyfile_passes_caddys_own_validation(
+    origin_certificate: Path, trusted: tuple[str, ...], with_origin_certificate: bool
+) -> None:
     caddyfile = origin_certificate / "Caddyfile"
-    caddyfile.write_text(render_caddyfile(sites_for(*HOSTNAMES), trusted, certificate_dir=str(origin_certificate)))
+    certificate_dir = str(origin_certificate) if with_origin_certificate else None
+    caddyfile.write_text(render_caddyfile(sites_for(*HOSTNAMES), trusted, certificate_dir=certificate_dir))
+    if not with_origin_certificate:
+        assert "tls " not in caddyfile.read_text() and "auto_https" not in caddyfile.read_text()
     result = subprocess.run(
         [caddy_binary(), "validate", "--config", str(caddyfile), "--adapter", "caddyfile"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, f"caddy validate rejected the Caddyfile:\n{result.stderr[-2000:]}"
-    formatted = subprocess.run([caddy_binary(), "fmt", str(caddyfile)], capture_output=True, text=True)
-    assert formatted.stdout == caddyfile.read_text(), "the rendered Caddyfile is not in caddy fmt's form"
-
-
-def test_caddyfile_without_an_origin_certificate_uses_acme_and_validates(tmp_path: Path) -> None:
-    caddyfile = tmp_path / "Caddyfile"
-    caddyfile.write_text(render_caddyfile(sites_for(*HOSTNAMES), (), certificate_dir=None))
-    assert "tls " not in caddyfile.read_text() and "auto_https" not in caddyfile.read_text()
-    result = subprocess.run(
-        [caddy_binary(), "validate", "--config", str(caddyfile), "--adapter", "caddyfile"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, f"caddy validate rejected the ACME Caddyfile:\n{result.stderr[-2000:]}"
     formatted = subprocess.run([caddy_binary(), "fmt", str(caddyfile)], capture_output=True, text=True)
     assert formatted.stdout == caddyfile.read_text(), "the rendered Caddyfile is not in caddy fmt's form"
 
