@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import runpy
@@ -214,3 +215,13 @@ def run_program(stack: str = "prod", preview: bool = False, overrides: dict[str,
 
 def run_components(body: Callable[[], Any], preview: bool = False) -> Run:
     return _mock_run(body, {}, preview, "test")
+
+
+def unknown() -> pulumi.Output[Any]:
+    """An Output whose value is not known, as in a preview before its resource exists."""
+    loop = asyncio.get_event_loop()
+    value: asyncio.Future[Any] = loop.create_future()
+    value.set_result(None)
+    known: asyncio.Future[bool] = loop.create_future()
+    known.set_result(False)
+    return pulumi.Output(set(), value, known)

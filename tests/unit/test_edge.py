@@ -7,8 +7,9 @@ import json
 import pytest
 from pulumi.output import Unknown
 
-from components.dns_records import strict_tls_expression
-from tests.unit.harness import RESERVED_IP, Run, is_secret, reveal, run_program
+from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname, strict_tls_expression
+from components.network import Network, NetworkArgs
+from tests.unit.harness import RESERVED_IP, Run, is_secret, reveal, run_components, run_program, unknown
 
 HOSTNAMES = ["space-socket.flow-coder.com", "space-livekit.flow-coder.com"]
 
@@ -128,3 +129,23 @@ def test_preview_with_unknown_ip_and_ranges_works() -> None:
     records = run.of_type("cloudflare:index/dnsRecord:DnsRecord")
     assert len(records) == 2
     assert all(isinstance(reveal(r.inputs["content"]), Unknown) for r in records)
+
+
+def test_unknown_cloudflare_ranges_and_ip_do_not_break_the_graph() -> None:
+    def body() -> None:
+        network = Network(
+            "network",
+            NetworkArgs("ocid1.tenancy.oc1..aaaa", "flowspace-test", "10.0.0.0/16", "10.0.1.0/24", ("0.0.0.0/0",),
+                        unknown(), {}),
+        )  # fmt: skip
+        DnsRecords(
+            "dns",
+            DnsRecordsArgs(
+                "0" * 32, [Hostname("a.flow-coder.com", True)], unknown(), "hostnames", "test", "flowspace-test"
+            ),
+        )
+        del network
+
+    run = run_components(body, preview=True)
+    assert run.one("oci:Core/securityList:SecurityList")
+    assert isinstance(reveal(run.one("cloudflare:index/dnsRecord:DnsRecord").inputs["content"]), Unknown)

@@ -148,3 +148,16 @@ def test_without_origin_lock_web_ports_are_open_to_all() -> None:
     web = [r for r in ingress(run) if opened(r)[1] in (ports.HTTP.first, ports.HTTPS.first)]
     assert {r["source"] for r in web} == {"0.0.0.0/0"} and len(web) == 2
     assert not [token for token, _ in run.calls if token == "cloudflare:index/getIpRanges:getIpRanges"]
+
+
+def test_host_firewall_in_cloud_init_carries_the_same_origin_lock(prod: Run) -> None:
+    metadata = reveal(prod.one("oci:Core/instance:Instance").inputs["metadata"])
+    document = yaml.safe_load(base64.b64decode(metadata["user_data"]).decode())
+    (script,) = [entry["content"] for entry in document["write_files"] if entry["path"].endswith("flowspace-firewall")]
+    for cidr in CLOUDFLARE_IPV4:
+        for port in (ports.HTTP.first, ports.HTTPS.first):
+            assert f"-s {cidr} -p tcp -m tcp --dport {port} " in script, (
+                f"{cidr} -> {port} missing in the host firewall"
+            )
+    assert "-s 0.0.0.0/0 -p tcp -m tcp --dport 443 " not in script, "443 must not be open to all with the origin lock"
+    assert "-s 0.0.0.0/0 -p udp -m udp --dport 50000:60000 " in script
