@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import runpy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +171,10 @@ class _RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-def _mock_run(body: Callable[[], Any], config: dict[str, str], preview: bool, stack: str) -> Run:
-    run = Run(preview=preview)
+def _mock_run(
+    body: Callable[[], Any], config: dict[str, str], preview: bool, stack: str, run: Run | None = None
+) -> Run:
+    run = run if run is not None else Run(preview=preview)
     recorder = _Mocks(run)
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
@@ -199,18 +201,33 @@ async def _describe(output: pulumi.Output[Any]) -> Export:
     )
 
 
-def stack_config(stack: str = "prod", overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The stack file's values plus what only an operator has, as the engine hands them over."""
+def stack_config(stack: str = "prod", overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The stack file's values plus what only an operator has, as the engine hands them over.
+
+    An override of None removes the key.
+    """
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     values = {key: value if isinstance(value, str) else json.dumps(value) for key, value in document["config"].items()}
-    return {**values, **OPERATOR_VALUES, **(overrides or {})}
+    merged: dict[str, str | None] = {**values, **OPERATOR_VALUES, **(overrides or {})}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
-def run_program(stack: str = "prod", preview: bool = False, overrides: dict[str, str] | None = None) -> Run:
-    def body() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+def _program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    return _mock_run(body, stack_config(stack, overrides), preview, stack)
+
+def run_program(stack: str = "prod", preview: bool = False, overrides: Mapping[str, str | None] | None = None) -> Run:
+    return _mock_run(_program, stack_config(stack, overrides), preview, stack)
+
+
+def run_failing_program(overrides: Mapping[str, str | None], stack: str = "prod") -> tuple[Run, Exception]:
+    """Runs the program expecting it to fail; returns what it registered before failing, and the error."""
+    run = Run(preview=False)
+    try:
+        _mock_run(_program, stack_config(stack, overrides), False, stack, run)
+    except Exception as error:
+        return run, error
+    raise AssertionError(f"the program accepted {dict(overrides)}")
 
 
 def run_components(body: Callable[[], Any], preview: bool = False) -> Run:

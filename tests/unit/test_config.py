@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from tests.unit.harness import OPERATOR_VALUES, run_program, stack_config
+from tests.unit.harness import run_failing_program, stack_config
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm admin@laptop"
 
@@ -117,6 +117,7 @@ def test_valid_admin_key_is_accepted() -> None:
 
 
 def test_invalid_config_registers_no_resource() -> None:
-    with pytest.raises(Exception, match="flowspace:ocpus") as raised:
-        run_program(overrides={"flowspace:ocpus": "0", **OPERATOR_VALUES})
-    assert "nothing was created" in str(raised.value)
+    run, error = run_failing_program({"flowspace:ocpus": "0", "flowspace:compartmentId": None})
+    assert "flowspace:ocpus" in str(error) and "flowspace:compartmentId" in str(error)
+    assert "nothing was created" in str(error)
+    assert run.resources == [], f"resources were declared despite invalid config: {[r.name for r in run.resources]}"
