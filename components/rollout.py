@@ -27,7 +27,8 @@ BOOT_DIAL_TIMEOUT_SECONDS = 10
 
 WAIT_FOR_BOOT = (
     # Hosts without cloud-init (an existing server) skip the wait.
-    "if command -v cloud-init > /dev/null; then cloud-init status --wait > /dev/null 2>&1; status=$?; "
+    "if command -v cloud-init > /dev/null; then echo 'waiting for cloud-init to finish the first boot' >&2; "
+    "cloud-init status --wait > /dev/null 2>&1; status=$?; "
     # 2 means finished with recoverable warnings.
     'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then '
     'echo "cloud-init failed (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; fi; '

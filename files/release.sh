@@ -77,7 +77,8 @@ roll_back() {
   if [ -n "$previous" ] && [ "$previous" != "$release_dir" ] && [ -d "$previous" ]; then
     say "restoring the previous release $(basename "$previous")"
     point_current_at "$previous"
-    if compose "$previous" up --detach --wait --remove-orphans >&2; then
+    # --build: the socket server image tag is shared, and now holds the failed release's build.
+    if compose "$previous" up --detach --build --wait --remove-orphans >&2; then
       say "previous release restored"
     else
       say "the previous release did not come back healthy either"

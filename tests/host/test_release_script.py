@@ -143,6 +143,8 @@ def test_failing_health_gate_restores_the_previous_release(host: Host) -> None:
     assert f"stand-in log line of release {bad}" in result.stderr
     assert f"restoring the previous release {good}" in result.stderr
     assert host.current() == good and host.running() == good
+    restore = [line for line in (host.standin_dir / "argv.log").read_text().splitlines() if f"/{good} " in line]
+    assert "up --detach --build" in restore[-1], "the restored release must rebuild its own socket server image"
 
 
 def test_service_that_never_gets_healthy_names_itself_and_rolls_back(host: Host) -> None:
