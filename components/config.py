@@ -414,10 +414,7 @@ def _read_edge(reader: _Reader, edge_optional: bool) -> EdgeConfig:
         )
     rotation = reader.integer("originCertRotation", 0, "1")
     scope = reader.raw("cloudflareTlsScope") or "hostnames"
-    tls_scope: TlsScope = "hostnames"
-    for known in TLS_SCOPES:
-        if scope == known:
-            tls_scope = known
+    tls_scope: TlsScope = scope if scope in TLS_SCOPES else "hostnames"
     if scope not in TLS_SCOPES:
         reader.problem(
             "cloudflareTlsScope",

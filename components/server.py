@@ -56,10 +56,8 @@ def _newest_image(image_ids: Sequence[str]) -> str:
 class Server(pulumi.ComponentResource):
     instance_id: pulumi.Output[str]
     public_ip: pulumi.Output[str]
-    private_ip_id: pulumi.Output[str]
     vnic_id: pulumi.Output[str]
     deploy_private_key: pulumi.Output[str]
-    deploy_public_key: pulumi.Output[str]
     host_public_key: pulumi.Output[str]
 
     def __init__(self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -160,10 +158,8 @@ class Server(pulumi.ComponentResource):
 
         self.instance_id = instance.id
         self.public_ip = reserved_ip.ip_address
-        self.private_ip_id = private_ip_id
         self.vnic_id = vnic_id
         self.deploy_private_key = pulumi.Output.secret(deploy_key.private_key_openssh)
-        self.deploy_public_key = deploy_key.public_key_openssh
         self.host_public_key = host_key.public_key_openssh
         self.register_outputs(
             {

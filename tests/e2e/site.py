@@ -48,7 +48,6 @@ class Site:
     release: Path
     firewall_script: Path
     ca_file: Path
-    edge_relays: list[subprocess.Popen[bytes]]
     seconds_to_healthy: float = 0.0
 
     def client(self, *args: str, env: dict[str, str] | None = None, timeout: int = 90) -> dict[str, object]:
@@ -175,7 +174,7 @@ def running_site(scratch: Path) -> Iterator[Site]:
         ]
         for started in (sshd, *relays):
             assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
-        built = Site(pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file, relays)
+        built = Site(pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file)
         try:
             built.boot()
             yield built

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import runpy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,9 +84,6 @@ class Run:
         found = [r for r in self.resources if r.name == name]
         assert len(found) == 1, f"expected one resource named {name}, found {len(found)}"
         return found[0]
-
-    def children_of(self, parent: Registration) -> Iterator[Registration]:
-        return (r for r in self.resources if r.parent == parent.urn)
 
 
 def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]:
