@@ -1,158 +1,93 @@
-"""FlowSpace realtime backend: config -> server (created on OCI, or existing) -> edge -> rollout -> outputs."""
+"""FlowSpace realtime backend: config -> host (created on OCI, or existing) -> edge -> rollout -> app env -> exports."""
 
 import pulumi
-import pulumi_cloudflare as cloudflare
 
-from components.config import NAMESPACE, ConfigError, load_stack_config
+from components import origin_lock
 from components.cost_guard import CostGuard, CostGuardArgs
-from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname
+from components.dns_records import DnsRecords, DnsRecordsArgs
 from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
 from components.rollout import Rollout, RolloutArgs, SshTarget
 from components.secret import secret
 from components.server import Server, ServerArgs
-from components.vercel_env import VercelEnv, VercelEnvArgs, vercel_variables
-from render.release import read_socket_server_source
+from components.tags import tag_every_resource
+from components.vercel_env import VercelEnv, VercelEnvArgs
+from config import StackConfig, read_stack_config
+from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment
+from model.ports import Ingress
 
-try:
-    config = load_stack_config(pulumi.Config(NAMESPACE), pulumi.get_stack())
-except ConfigError as error:
-    raise pulumi.RunError(str(error)) from None
-edge = config.edge
-web_cidrs = cloudflare.get_ip_ranges_output().ipv4_cidrs if edge.origin_lock else ["0.0.0.0/0"]
 
-if config.existing_server is None:
-    network = Network(
-        "network",
-        NetworkArgs(
-            compartment_id=config.compartment_id,
-            name_prefix=config.name_prefix,
-            vcn_cidr=config.network.vcn_cidr,
-            subnet_cidr=config.network.subnet_cidr,
-            ssh_cidrs=config.network.ssh_allowed_cidrs,
-            web_cidrs=web_cidrs,
-            tags=config.tags,
-        ),
-    )
+def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
+    compartment, project, net = config.compartment_id, config.project, config.network
+    network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
+    user, admin_keys = config.deploy_user, net.admin_ssh_public_keys
     server = Server(
-        "server",
-        ServerArgs(
-            compartment_id=config.compartment_id,
-            subnet_id=network.subnet_id,
-            name_prefix=config.name_prefix,
-            instance=config.instance,
-            deploy_user=config.deploy_user,
-            admin_ssh_public_keys=config.admin_ssh_public_keys,
-            ssh_cidrs=config.network.ssh_allowed_cidrs,
-            web_cidrs=web_cidrs,
-            tags=config.tags,
-        ),
+        "server", ServerArgs(compartment, network.subnet_id, project, config.instance, user, admin_keys, ingress)
     )
-    if config.cost_alerts is not None:
-        CostGuard(
-            "cost-guard",
-            CostGuardArgs(
-                tenancy_id=config.cost_alerts.tenancy_id,
-                compartment_id=config.compartment_id,
-                name_prefix=config.name_prefix,
-                alert_email=config.cost_alerts.email,
-                budget_amount_usd=config.cost_alerts.budget_amount_usd,
-                vnic_id=server.vnic_id,
-                tags=config.tags,
-            ),
-        )
-    target = SshTarget(
-        host=server.public_ip,
-        user=config.deploy_user,
-        private_key=server.deploy_private_key,
-        host_public_key=server.host_public_key,
-        server_id=server.instance_id,
-        public_ip=server.public_ip,
-    )
+    if config.cost_alerts:
+        CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.vnic_id))
     pulumi.export("instance_id", server.instance_id)
     pulumi.export("ssh_private_key", server.deploy_private_key)
     pulumi.export("ssh_host_public_key", server.host_public_key)
-else:
-    existing = config.existing_server
-    target = SshTarget(
-        host=existing.address,
-        user=existing.user,
-        private_key=existing.private_key,
-        host_public_key=existing.host_key,
-        server_id=existing.address,
-        public_ip=existing.public_ip,
+    return SshTarget(
+        server.public_ip, user, server.deploy_private_key, server.host_public_key, server.instance_id, server.public_ip
     )
 
-certificate = None
-edge_resources: list[pulumi.Resource] = []
-if edge.zone_id is not None:
-    certificate = OriginCertificate(
-        "origin-certificate",
-        OriginCertificateArgs(
-            hostnames=edge.hostnames,
-            request_type=edge.origin_cert_type,
-            validity_days=edge.origin_cert_validity_days,
-            rotation=edge.origin_cert_rotation,
-        ),
+
+def existing_host(config: StackConfig) -> SshTarget:
+    host = config.existing_server
+    assert host is not None
+    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.address, host.public_ip)
+
+
+def cloudflare_edge(config: StackConfig, target: SshTarget) -> tuple[OriginCertificate | None, list[pulumi.Resource]]:
+    edge = config.edge
+    if edge.zone_id is None:
+        return None, []
+    names = [host.name for host in edge.hostnames]
+    cert = OriginCertificateArgs(
+        names, edge.origin_cert_type, edge.origin_cert_validity_days, edge.origin_cert_rotation
     )
+    certificate = OriginCertificate("origin-certificate", cert)
+    extra = edge.strict_tls_extra_hostnames
     dns = DnsRecords(
-        "dns",
-        DnsRecordsArgs(
-            zone_id=edge.zone_id,
-            hostnames=[
-                Hostname(edge.socket_hostname, edge.socket_proxied),
-                Hostname(edge.livekit_hostname, edge.livekit_proxied),
-            ],
-            public_ip=target.public_ip,
-            tls_scope=edge.tls_scope,
-            comment=f"managed by pulumi ({config.name_prefix})",
-            name_prefix=config.name_prefix,
-            strict_tls_extra_hostnames=edge.strict_tls_extra_hostnames,
-        ),
+        "dns", DnsRecordsArgs(edge.zone_id, edge.hostnames, target.public_ip, edge.tls_scope, config.project, extra)
     )
-    edge_resources = [certificate, dns]
+    pulumi.export("origin_certificate_expires_on", certificate.expires_on)
+    return certificate, [certificate, dns]
 
-rollout = Rollout(
-    "rollout",
-    RolloutArgs(
-        target=target,
-        socket_hostname=edge.socket_hostname,
-        livekit_hostname=edge.livekit_hostname,
-        certificate_pem=certificate.certificate_pem if certificate else None,
-        certificate_key_pem=certificate.private_key_pem if certificate else None,
-        ssh_cidrs=config.network.ssh_allowed_cidrs,
-        web_cidrs=web_cidrs,
-        ocpus=config.instance.ocpus,
-        memory_gb=config.instance.memory_gb,
-        socket_server_image=config.socket_server.image,
-        socket_server_source=read_socket_server_source(config.socket_server.source_dir),
-    ),
-    opts=pulumi.ResourceOptions(depends_on=edge_resources),
-)
 
-socket_url = f"https://{edge.socket_hostname}"
-livekit_url = f"wss://{edge.livekit_hostname}"
-livekit_http_url = f"https://{edge.livekit_hostname}"
-vercel_env = pulumi.Output.all(rollout.livekit_api_key, rollout.livekit_api_secret).apply(
-    lambda keys: vercel_variables(socket_url, livekit_url, livekit_http_url, keys[0], keys[1])
-)
-if config.vercel is not None:
+def app_env(config: StackConfig, rollout: Rollout) -> dict[str, pulumi.Output[str] | str]:
+    """The values the Next.js app reads, by stack output name; `vercel_env` maps them to its variables."""
+    socket, livekit = config.edge.socket.name, config.edge.livekit.name
+    values = {
+        "socket_url": f"https://{socket}",
+        "livekit_url": f"wss://{livekit}",
+        "livekit_http_url": f"https://{livekit}",
+    }
+    return {**values, "livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}
+
+
+config = read_stack_config()
+tag_every_resource(config.project)
+ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock)
+target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
+certificate, edge_resources = cloudflare_edge(config, target)
+hostnames = (config.edge.socket.name, config.edge.livekit.name)
+rollout_args = RolloutArgs(target, *hostnames, certificate, ingress, config.instance, config.socket_server)
+rollout = Rollout("rollout", rollout_args, opts=pulumi.ResourceOptions(depends_on=edge_resources))
+values = app_env(config, rollout)
+variables = secret(pulumi.Output.all(**values).apply(app_environment))
+if vercel := config.vercel:
     VercelEnv(
         "vercel-env",
-        VercelEnvArgs(
-            project_id=config.vercel.project_id,
-            team_id=config.vercel.team_id,
-            targets=config.vercel.targets,
-            variables=vercel_env,
-            comment=f"managed by pulumi ({config.name_prefix})",
-        ),
+        VercelEnvArgs(vercel.project_id, vercel.team_id, vercel.targets, variables, config.project.comment),
     )
 
 pulumi.export("public_ip", target.public_ip)
 pulumi.export("ssh_command", pulumi.Output.concat("ssh ", target.user, "@", target.host))
-pulumi.export("socket_url", socket_url)
-pulumi.export("livekit_url", livekit_url)
-pulumi.export("livekit_http_url", livekit_http_url)
+for variable in APP_VARIABLES:
+    if not variable.secret:
+        pulumi.export(variable.output, values[variable.output])
 pulumi.export("release_id", rollout.release_id)
-pulumi.export("livekit_api_key", rollout.livekit_api_key)
-pulumi.export("vercel_env", secret(vercel_env))
+pulumi.export(APP_ENV_OUTPUT, variables)

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from components import ports
+from model import ports
 from tests.e2e.site import HOSTNAMES, ROOT, SOCKET_HOST, Site, running_site
 
 ROUND_TRIPS = 2000

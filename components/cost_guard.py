@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
 import pulumi
 import pulumi_oci as oci
 
-from components import allowance
+from model import allowance
+from model.project import Project
 
 # Share of the monthly egress allowance at which each alarm fires, and how loudly.
 EGRESS_ALARMS = ((0.8, "WARNING"), (1.0, "CRITICAL"))
@@ -18,13 +18,10 @@ BUDGET_RULES = (("ACTUAL", 80.0), ("FORECAST", 100.0))
 
 @dataclass(frozen=True)
 class CostGuardArgs:
-    tenancy_id: str
+    alerts: allowance.CostAlerts
     compartment_id: str
-    name_prefix: str
-    alert_email: str
-    budget_amount_usd: int
+    project: Project
     vnic_id: pulumi.Input[str]
-    tags: Mapping[str, str]
 
 
 def egress_query(vnic_id: str, fraction: float) -> str:
@@ -40,14 +37,13 @@ class CostGuard(pulumi.ComponentResource):
     def __init__(self, name: str, args: CostGuardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:cost:CostGuard", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        prefix = args.project.name_prefix
 
         topic = oci.ons.NotificationTopic(
             f"{name}-topic",
             compartment_id=args.compartment_id,
-            name=f"{args.name_prefix}-cost-alerts",
+            name=f"{prefix}-cost-alerts",
             description="FlowSpace Always Free guard: egress and budget alerts",
-            freeform_tags=tags,
             opts=child,
         )
         # Stays pending until the address confirms the e-mail Oracle sends it.
@@ -56,21 +52,19 @@ class CostGuard(pulumi.ComponentResource):
             compartment_id=args.compartment_id,
             topic_id=topic.id,
             protocol="EMAIL",
-            endpoint=args.alert_email,
-            freeform_tags=tags,
+            endpoint=args.alerts.email,
             opts=child,
         )
 
         budget = oci.budget.Budget(
             f"{name}-budget",
-            compartment_id=args.tenancy_id,
-            amount=args.budget_amount_usd,
+            compartment_id=args.alerts.tenancy_id,
+            amount=args.alerts.budget_amount_usd,
             reset_period="MONTHLY",
             target_type="COMPARTMENT",
             targets=[args.compartment_id],
-            display_name=f"{args.name_prefix}-budget",
+            display_name=f"{prefix}-budget",
             description="Always Free stack: any spend is unexpected",
-            freeform_tags=tags,
             opts=child,
         )
         for rule_type, threshold in BUDGET_RULES:
@@ -80,10 +74,9 @@ class CostGuard(pulumi.ComponentResource):
                 type=rule_type,
                 threshold=threshold,
                 threshold_type="PERCENTAGE",
-                recipients=args.alert_email,
-                display_name=f"{args.name_prefix}-{rule_type.lower()}-{threshold:g}pct",
-                message=f"FlowSpace {args.name_prefix}: {rule_type.lower()} spend reached {threshold:g}% of the budget",
-                freeform_tags=tags,
+                recipients=args.alerts.email,
+                display_name=f"{prefix}-{rule_type.lower()}-{threshold:g}pct",
+                message=f"FlowSpace {prefix}: {rule_type.lower()} spend reached {threshold:g}% of the budget",
                 opts=child,
             )
 
@@ -98,13 +91,12 @@ class CostGuard(pulumi.ComponentResource):
                 severity=severity,
                 destinations=[topic.id],
                 is_enabled=True,
-                display_name=f"{args.name_prefix}-egress-{percent}pct",
+                display_name=f"{prefix}-egress-{percent}pct",
                 body=(
                     f"Outbound traffic in the last hour is above {percent}% of the hourly share of the "
                     f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB/month Always Free egress."
                 ),
                 pending_duration="PT5M",
-                freeform_tags=tags,
                 opts=child,
             )
 

@@ -1,4 +1,9 @@
-"""Cloudflare DNS for the served hostnames, and strict TLS towards the origin."""
+"""Cloudflare DNS for the served hostnames, and strict TLS towards the origin.
+
+Resources: one A record per hostname; with the `hostnames` scope a configuration rule
+(`http_config_settings`) for exactly those hostnames, with the `zone` scope the zone's `ssl` and
+`websockets` settings.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.config import TlsScope
-
-
-@dataclass(frozen=True)
-class Hostname:
-    name: str
-    proxied: bool
+from model.edge import Hostname, TlsScope
+from model.project import Project
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,7 @@ class DnsRecordsArgs:
     hostnames: Sequence[Hostname]
     public_ip: pulumi.Input[str]
     tls_scope: TlsScope
-    comment: str
-    name_prefix: str
+    project: Project
     strict_tls_extra_hostnames: Sequence[str] = ()
 
 
@@ -43,14 +42,14 @@ class DnsRecords(pulumi.ComponentResource):
 
         records = [
             cloudflare.DnsRecord(
-                f"{name}-{host.name.split('.')[0]}",
+                f"{name}-{host.label}",
                 zone_id=args.zone_id,
                 name=host.name,
                 type="A",
                 content=args.public_ip,
                 proxied=host.proxied,
                 ttl=1,
-                comment=args.comment,
+                comment=args.project.comment,
                 opts=child,
             )
             for host in args.hostnames
@@ -63,8 +62,8 @@ class DnsRecords(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 kind="zone",
                 phase="http_config_settings",
-                name=f"{args.name_prefix} origin TLS",
-                description=args.comment,
+                name=f"{args.project.name_prefix} origin TLS",
+                description=args.project.comment,
                 rules=[
                     cloudflare.RulesetRuleArgs(
                         action="set_config",

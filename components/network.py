@@ -1,50 +1,47 @@
-"""The VCN the server lives in; its security list is the ports table, nothing more."""
+"""The VCN the server lives in; its security list is the ports table, nothing more.
+
+Resources: VCN, internet gateway, route table (default route to the gateway), security list,
+public subnet.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_oci as oci
 
-from components.ports import IANA_PROTOCOL_NUMBERS, PUBLIC_PORTS, PublicPort, sources_for
+from model.ports import IANA_PROTOCOL_NUMBERS, Ingress
+from model.project import Project
 
 
 @dataclass(frozen=True)
 class NetworkArgs:
     compartment_id: str
-    name_prefix: str
+    project: Project
     vcn_cidr: str
     subnet_cidr: str
-    ssh_cidrs: Sequence[str]
-    # ("0.0.0.0/0",) or, with the origin lock, Cloudflare's ranges (unknown during a first preview).
-    web_cidrs: pulumi.Input[Sequence[str]]
-    tags: Mapping[str, str]
+    # Unknown during a first preview when the origin lock waits for Cloudflare's ranges.
+    ingress: pulumi.Input[Ingress]
 
 
-def ingress_rules(
-    ssh_cidrs: Sequence[str], web_cidrs: Sequence[str], ports: Sequence[PublicPort] = PUBLIC_PORTS
-) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
-    rules = []
-    for port in ports:
-        for source in sources_for(port, tuple(ssh_cidrs), tuple(web_cidrs)):
-            rules.append(
-                oci.core.SecurityListIngressSecurityRuleArgs(
-                    protocol=IANA_PROTOCOL_NUMBERS[port.protocol],
-                    source=source,
-                    source_type="CIDR_BLOCK",
-                    stateless=False,
-                    description=port.name,
-                    tcp_options=oci.core.SecurityListIngressSecurityRuleTcpOptionsArgs(min=port.first, max=port.last)
-                    if port.protocol == "tcp"
-                    else None,
-                    udp_options=oci.core.SecurityListIngressSecurityRuleUdpOptionsArgs(min=port.first, max=port.last)
-                    if port.protocol == "udp"
-                    else None,
-                )
-            )
-    return rules
+def ingress_rules(ingress: Ingress) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
+    return [
+        oci.core.SecurityListIngressSecurityRuleArgs(
+            protocol=IANA_PROTOCOL_NUMBERS[port.protocol],
+            source=source,
+            source_type="CIDR_BLOCK",
+            stateless=False,
+            description=port.name,
+            tcp_options=oci.core.SecurityListIngressSecurityRuleTcpOptionsArgs(min=port.first, max=port.last)
+            if port.protocol == "tcp"
+            else None,
+            udp_options=oci.core.SecurityListIngressSecurityRuleUdpOptionsArgs(min=port.first, max=port.last)
+            if port.protocol == "udp"
+            else None,
+        )
+        for port, source in ingress.rules()
+    ]
 
 
 class Network(pulumi.ComponentResource):
@@ -55,29 +52,27 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:net:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        compartment_id, tags = args.compartment_id, dict(args.tags)
+        compartment_id, prefix = args.compartment_id, args.project.name_prefix
 
         vcn = oci.core.Vcn(
             f"{name}-vcn",
             cidr_blocks=[args.vcn_cidr],
-            display_name=f"{args.name_prefix}-vcn",
+            display_name=f"{prefix}-vcn",
             opts=child,
             compartment_id=compartment_id,
-            freeform_tags=tags,
         )
         gateway = oci.core.InternetGateway(
             f"{name}-igw",
             vcn_id=vcn.id,
             enabled=True,
-            display_name=f"{args.name_prefix}-igw",
+            display_name=f"{prefix}-igw",
             opts=child,
             compartment_id=compartment_id,
-            freeform_tags=tags,
         )
         routes = oci.core.RouteTable(
             f"{name}-routes",
             vcn_id=vcn.id,
-            display_name=f"{args.name_prefix}-routes",
+            display_name=f"{prefix}-routes",
             route_rules=[
                 oci.core.RouteTableRouteRuleArgs(
                     destination="0.0.0.0/0", destination_type="CIDR_BLOCK", network_entity_id=gateway.id
@@ -85,36 +80,30 @@ class Network(pulumi.ComponentResource):
             ],
             opts=child,
             compartment_id=compartment_id,
-            freeform_tags=tags,
         )
-        ssh_cidrs = tuple(args.ssh_cidrs)
         security_list = oci.core.SecurityList(
             f"{name}-security-list",
             vcn_id=vcn.id,
-            display_name=f"{args.name_prefix}-security-list",
+            display_name=f"{prefix}-security-list",
             egress_security_rules=[
                 oci.core.SecurityListEgressSecurityRuleArgs(
                     destination="0.0.0.0/0", destination_type="CIDR_BLOCK", protocol="all"
                 )
             ],
-            ingress_security_rules=pulumi.Output.from_input(args.web_cidrs).apply(
-                lambda web_cidrs: ingress_rules(ssh_cidrs, web_cidrs)
-            ),
+            ingress_security_rules=pulumi.Output.from_input(args.ingress).apply(ingress_rules),
             opts=child,
             compartment_id=compartment_id,
-            freeform_tags=tags,
         )
         subnet = oci.core.Subnet(
             f"{name}-subnet",
             vcn_id=vcn.id,
             cidr_block=args.subnet_cidr,
-            display_name=f"{args.name_prefix}-public",
+            display_name=f"{prefix}-public",
             route_table_id=routes.id,
             security_list_ids=[security_list.id],
             prohibit_public_ip_on_vnic=False,
             opts=child,
             compartment_id=compartment_id,
-            freeform_tags=tags,
         )
 
         self.vcn_id = vcn.id

@@ -1,9 +1,14 @@
-"""The host's docker-compose stack, rolled out over SSH as content-addressed, health-gated releases."""
+"""The host's docker-compose stack, rolled out over SSH as content-addressed, health-gated releases.
+
+Resources: the LiveKit API key and secret (pulumi-random); over SSH (pulumi-command) a wait for the
+first boot, one upload per plain file into `releases/<id>/`, the secret files written from stdin,
+and `release.sh activate` (whose delete is `release.sh retire`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -11,8 +16,12 @@ import pulumi
 import pulumi_random as random
 from pulumi_command import remote
 
+from components.origin_certificate import OriginCertificate
 from components.secret import secret
-from render.cloud_init import app_dir
+from model.app import SocketServer
+from model.compute import InstanceSpec
+from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir, plain_file_names
+from model.ports import Ingress
 from render.release import (
     ReleaseSettings,
     release_id,
@@ -55,14 +64,11 @@ class RolloutArgs:
     socket_hostname: str
     livekit_hostname: str
     # The Cloudflare Origin CA certificate and key; None lets Caddy obtain its own (ACME).
-    certificate_pem: pulumi.Input[str] | None
-    certificate_key_pem: pulumi.Input[str] | None
-    ssh_cidrs: Sequence[str]
-    web_cidrs: pulumi.Input[Sequence[str]]
-    ocpus: int
-    memory_gb: int
-    socket_server_image: str | None = None
-    socket_server_source: Mapping[str, str] = field(default_factory=dict)
+    certificate: OriginCertificate | None
+    ingress: pulumi.Input[Ingress]
+    # The server's size, for the services' limits.
+    instance: InstanceSpec
+    socket_server: SocketServer
 
 
 class Rollout(pulumi.ComponentResource):
@@ -79,26 +85,27 @@ class Rollout(pulumi.ComponentResource):
         livekit_api_key = pulumi.Output.concat("API", api_key.result)
 
         def plain(values: list[Any]) -> dict[str, str]:
-            public_ip, certificate_pem, web_cidrs = values
+            public_ip, certificate_pem, ingress = values
             return render_plain_files(
                 ReleaseSettings(
                     public_ip=public_ip,
                     socket_hostname=args.socket_hostname,
                     livekit_hostname=args.livekit_hostname,
                     certificate_pem=certificate_pem,
-                    ssh_cidrs=tuple(args.ssh_cidrs),
-                    web_cidrs=tuple(web_cidrs),
-                    ocpus=args.ocpus,
-                    memory_gb=args.memory_gb,
-                    socket_server_image=args.socket_server_image,
-                    socket_server_source=args.socket_server_source,
+                    ingress=ingress,
+                    ocpus=args.instance.ocpus,
+                    memory_gb=args.instance.memory_gb,
+                    socket_server_image=args.socket_server.image,
+                    socket_server_source=args.socket_server.source_files,
                 )
             )
 
-        target = args.target
-        plain_files = pulumi.Output.all(target.public_ip, args.certificate_pem, args.web_cidrs).apply(plain)
+        target, certificate = args.target, args.certificate
+        certificate_pem = certificate.certificate_pem if certificate else None
+        certificate_key_pem = certificate.private_key_pem if certificate else None
+        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
-            pulumi.Output.all(livekit_api_key, api_secret.result, args.certificate_key_pem).apply(
+            pulumi.Output.all(livekit_api_key, api_secret.result, certificate_key_pem).apply(
                 lambda values: render_secret_files(*values)
             )
         )
@@ -107,7 +114,8 @@ class Rollout(pulumi.ComponentResource):
         this_release = pulumi.Output.unsecret(
             pulumi.Output.all(plain_files, secret_files).apply(lambda files: release_id(files[0], files[1]))
         )
-        release_dir = pulumi.Output.concat(app_dir(target.user), "/releases/", this_release)
+        release_dir = pulumi.Output.concat(app_dir(target.user), f"/{RELEASES_DIR}/", this_release)
+        release_script = pulumi.Output.concat("sh ", release_dir, f"/{RELEASE_SCRIPT}")
 
         connection = remote.ConnectionArgs(
             host=target.host,
@@ -126,7 +134,10 @@ class Rollout(pulumi.ComponentResource):
             opts=child,
         )
 
-        plain_names = plain_files_names(args)
+        plain_names = plain_file_names(
+            origin_certificate=certificate is not None,
+            socket_server_files=() if args.socket_server.image else args.socket_server.source_files,
+        )
         uploads = [
             remote.CopyToRemote(
                 f"{name}-upload-{file_name.replace('/', '-').lstrip('.')}",
@@ -142,7 +153,7 @@ class Rollout(pulumi.ComponentResource):
         receive_secrets = remote.Command(
             f"{name}-secrets",
             connection=connection,
-            create=pulumi.Output.concat("sh ", release_dir, "/release.sh receive-secrets"),
+            create=pulumi.Output.concat(release_script, " receive-secrets"),
             stdin=secret_files.apply(secrets_stdin),
             triggers=[this_release],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
@@ -151,8 +162,8 @@ class Rollout(pulumi.ComponentResource):
         activate = remote.Command(
             f"{name}-activate",
             connection=connection,
-            create=pulumi.Output.concat("sh ", release_dir, "/release.sh activate"),
-            delete=pulumi.Output.concat("sh ", release_dir, "/release.sh retire"),
+            create=pulumi.Output.concat(release_script, " activate"),
+            delete=pulumi.Output.concat(release_script, " retire"),
             triggers=[this_release],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
         )
@@ -168,23 +179,6 @@ class Rollout(pulumi.ComponentResource):
                 "livekit_api_secret": self.livekit_api_secret,
             }
         )
-
-
-def plain_files_names(args: RolloutArgs) -> list[str]:
-    """The plain files of every release, known before any value is (preview-safe resource names)."""
-    placeholder = ReleaseSettings(
-        public_ip="0.0.0.0",
-        socket_hostname=args.socket_hostname,
-        livekit_hostname=args.livekit_hostname,
-        certificate_pem="" if args.certificate_pem is not None else None,
-        ssh_cidrs=tuple(args.ssh_cidrs),
-        web_cidrs=("0.0.0.0/0",),
-        ocpus=args.ocpus,
-        memory_gb=args.memory_gb,
-        socket_server_image=args.socket_server_image,
-        socket_server_source=args.socket_server_source,
-    )
-    return sorted(render_plain_files(placeholder))
 
 
 def _asset(file_name: str, files: Mapping[str, str]) -> pulumi.StringAsset:

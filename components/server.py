@@ -1,17 +1,23 @@
-"""The Ampere A1 instance, its reserved public IP and the SSH keys that reach it."""
+"""The Ampere A1 instance, its reserved public IP and the SSH keys that reach it.
+
+Resources: deploy key and host key (pulumi-tls), the A1 instance (first boot from cloud-init),
+a reserved public IP on its primary private IP.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_oci as oci
 import pulumi_tls as tls
 
-from components.config import InstanceConfig
 from components.secret import secret
+from model.compute import InstanceSpec
+from model.ports import Ingress
+from model.project import Project
 from render.cloud_init import CloudInitSettings, render_cloud_init
 
 UBUNTU = "Canonical Ubuntu"
@@ -22,13 +28,11 @@ UBUNTU_VERSION = "24.04"
 class ServerArgs:
     compartment_id: str
     subnet_id: pulumi.Input[str]
-    name_prefix: str
-    instance: InstanceConfig
+    project: Project
+    instance: InstanceSpec
     deploy_user: str
     admin_ssh_public_keys: Sequence[str]
-    ssh_cidrs: Sequence[str]
-    web_cidrs: pulumi.Input[Sequence[str]]
-    tags: Mapping[str, str]
+    ingress: pulumi.Input[Ingress]
 
 
 def _pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
@@ -89,15 +93,14 @@ class Server(pulumi.ComponentResource):
             )
             image_id = images.images.apply(lambda found: _newest_image([image.id for image in found]))
 
-        user_data = pulumi.Output.all(host_key.private_key_openssh, host_key.public_key_openssh, args.web_cidrs).apply(
+        user_data = pulumi.Output.all(host_key.private_key_openssh, host_key.public_key_openssh, args.ingress).apply(
             lambda values: base64.b64encode(
                 render_cloud_init(
                     CloudInitSettings(
                         deploy_user=args.deploy_user,
                         host_private_key_openssh=values[0],
                         host_public_key_openssh=values[1],
-                        ssh_cidrs=tuple(args.ssh_cidrs),
-                        web_cidrs=tuple(values[2]),
+                        ingress=values[2],
                     )
                 ).encode()
             ).decode()
@@ -114,7 +117,7 @@ class Server(pulumi.ComponentResource):
             f"{name}-instance",
             compartment_id=args.compartment_id,
             availability_domain=availability_domain,
-            display_name=f"{args.name_prefix}-server",
+            display_name=f"{args.project.name_prefix}-server",
             shape=args.instance.shape,
             shape_config=oci.core.InstanceShapeConfigArgs(
                 ocpus=args.instance.ocpus, memory_in_gbs=args.instance.memory_gb
@@ -128,12 +131,12 @@ class Server(pulumi.ComponentResource):
                 subnet_id=args.subnet_id,
                 # The public address is a reserved one (below), so it survives instance replacement.
                 assign_public_ip="false",
-                display_name=f"{args.name_prefix}-vnic",
+                display_name=f"{args.project.name_prefix}-vnic",
             ),
             metadata=secret(metadata),
-            freeform_tags=dict(args.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,
+                protect=args.project.protect,
                 # A newer image or edited first-boot data must not rebuild a running server;
                 # day-2 changes are the rollout's.
                 ignore_changes=["metadata", "sourceDetails.sourceId"],
@@ -151,9 +154,9 @@ class Server(pulumi.ComponentResource):
             compartment_id=args.compartment_id,
             lifetime="RESERVED",
             private_ip_id=private_ip_id,
-            display_name=f"{args.name_prefix}-ip",
-            freeform_tags=dict(args.tags),
-            opts=child,
+            display_name=f"{args.project.name_prefix}-ip",
+            # The address is in DNS and in the app's environment: losing it costs the most.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.project.protect),
         )
 
         self.instance_id = instance.id

@@ -9,22 +9,10 @@ from functools import partial
 import pulumi
 import pulumiverse_vercel as vercel
 
-VARIABLES = (
-    "NEXT_PUBLIC_SOCKET_URL",
-    "NEXT_PUBLIC_LIVEKIT_URL",
-    "LIVEKIT_URL",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-)
-SENSITIVE = frozenset({"LIVEKIT_API_SECRET"})
+from model.app_env import APP_VARIABLES
+
 # Vercel keeps sensitive variables out of the development target.
 SENSITIVE_TARGETS = frozenset({"production", "preview"})
-
-
-def vercel_variables(
-    socket_url: str, livekit_url: str, livekit_http_url: str, api_key: str, api_secret: str
-) -> dict[str, str]:
-    return dict(zip(VARIABLES, (socket_url, livekit_url, livekit_http_url, api_key, api_secret), strict=True))
 
 
 @dataclass(frozen=True)
@@ -47,8 +35,8 @@ class VercelEnv(pulumi.ComponentResource):
         super().__init__("flowspace:app:VercelEnv", name, None, opts)
         variables = pulumi.Output.from_input(args.variables)
         created = []
-        for key in VARIABLES:
-            sensitive = key in SENSITIVE
+        for variable in APP_VARIABLES:
+            key, sensitive = variable.name, variable.secret
             targets = [t for t in args.targets if t in SENSITIVE_TARGETS] if sensitive else list(args.targets)
             if not targets:
                 continue

@@ -19,7 +19,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components import allowance
+from model import allowance
 
 INSTANCE = "oci:Core/instance:Instance"
 VOLUME = "oci:Core/volume:Volume"

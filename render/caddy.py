@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from components import ports
+from model import ports
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 HEALTH_ROUTE = "/healthz"

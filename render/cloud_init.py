@@ -5,14 +5,13 @@ It runs once; everything that may change later is the rollout's job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, app_dir
+from model.ports import Ingress
 from render import firewall
 from render.yaml_text import dump
-
-APP_DIR_NAME = "flowspace"
 
 SSHD_HARDENING = """PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -25,12 +24,7 @@ class CloudInitSettings:
     deploy_user: str
     host_private_key_openssh: str
     host_public_key_openssh: str
-    ssh_cidrs: Sequence[str]
-    web_cidrs: Sequence[str]
-
-
-def app_dir(deploy_user: str) -> str:
-    return f"/home/{deploy_user}/{APP_DIR_NAME}"
+    ingress: Ingress
 
 
 def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
@@ -47,12 +41,12 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
         },
         "write_files": [
             {
-                "path": firewall.SCRIPT_PATH,
+                "path": FIREWALL_SCRIPT_PATH,
                 "permissions": "0755",
-                "content": firewall.render_firewall_script(settings.ssh_cidrs, settings.web_cidrs),
+                "content": firewall.render_firewall_script(settings.ingress),
             },
             {
-                "path": f"/etc/systemd/system/{firewall.UNIT_NAME}",
+                "path": f"/etc/systemd/system/{FIREWALL_UNIT}",
                 "permissions": "0644",
                 "content": firewall.render_firewall_unit(),
             },
@@ -60,7 +54,7 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
         ],
         "runcmd": [
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", "--now", firewall.UNIT_NAME],
+            ["systemctl", "enable", "--now", FIREWALL_UNIT],
             ["systemctl", "enable", "--now", "docker.service"],
             ["usermod", "-aG", "docker", user],
             ["install", "-d", "-m", "0750", "-o", user, "-g", user, app_dir(user)],

@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components import ports
-from render import versions
+from model import layout, ports, versions
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER
 from render.livekit import KEY_FILE_IN_CONTAINER
 from render.yaml_text import dump
 
-PROJECT = "flowspace"
-SOCKET_SERVER_SOURCE_DIR = "socket-server"
 LIVEKIT_CONFIG_IN_CONTAINER = "/etc/livekit/livekit.yaml"
 LOGGING = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
 # What the OS, Docker and page cache keep; the services share the rest.
@@ -63,8 +60,8 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
         {"image": settings.socket_server_image}
         if settings.socket_server_image
         else {
-            "build": {"context": f"./{SOCKET_SERVER_SOURCE_DIR}", "args": {"NODE_IMAGE": versions.NODE_IMAGE}},
-            "image": f"{PROJECT}/socket-server:local",
+            "build": {"context": f"./{layout.SOCKET_SERVER_DIR}", "args": {"NODE_IMAGE": versions.NODE_IMAGE}},
+            "image": f"{layout.COMPOSE_PROJECT}/socket-server:local",
         }
     )
     socket_server.update(
@@ -95,8 +92,8 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "network_mode": "host",
                 "command": ["--config", LIVEKIT_CONFIG_IN_CONTAINER],
                 "volumes": [
-                    f"./livekit.yaml:{LIVEKIT_CONFIG_IN_CONTAINER}:ro",
-                    f"./secrets/livekit-keys.yaml:{KEY_FILE_IN_CONTAINER}:ro",
+                    f"./{layout.LIVEKIT_CONFIG}:{LIVEKIT_CONFIG_IN_CONTAINER}:ro",
+                    f"./{layout.SECRETS_DIR}/{layout.LIVEKIT_KEY_FILE}:{KEY_FILE_IN_CONTAINER}:ro",
                 ],
                 "healthcheck": _healthcheck(
                     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.LIVEKIT_SIGNALING.port}/"]
@@ -111,11 +108,11 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 # Docker's published ports would bypass the INPUT chain.
                 "network_mode": "host",
                 "volumes": [
-                    "./Caddyfile:/etc/caddy/Caddyfile:ro",
+                    f"./{layout.CADDYFILE}:/etc/caddy/Caddyfile:ro",
                     *(
                         [
-                            f"./origin.pem:{CERTIFICATE_DIR_IN_CONTAINER}/origin.pem:ro",
-                            f"./secrets/origin.key:{CERTIFICATE_DIR_IN_CONTAINER}/origin.key:ro",
+                            f"./{layout.ORIGIN_CERTIFICATE}:{CERTIFICATE_DIR_IN_CONTAINER}/origin.pem:ro",
+                            f"./{layout.SECRETS_DIR}/{layout.ORIGIN_KEY_FILE}:{CERTIFICATE_DIR_IN_CONTAINER}/origin.key:ro",
                         ]
                         if settings.origin_certificate
                         else []

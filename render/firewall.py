@@ -7,30 +7,22 @@ flushes INPUT itself, which also carries the image's boot-volume rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from components.ports import PUBLIC_PORTS, PublicPort, sources_for
+from model.layout import FIREWALL_SCRIPT_PATH
+from model.ports import Ingress
 
 CHAIN = "FLOWSPACE-INGRESS"
-SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
-UNIT_NAME = "flowspace-firewall.service"
 
 
-def ingress_rules(
-    ssh_cidrs: Sequence[str], web_cidrs: Sequence[str], ports: Sequence[PublicPort] = PUBLIC_PORTS
-) -> list[str]:
-    rules = []
-    for port in ports:
-        for source in sources_for(port, tuple(ssh_cidrs), tuple(web_cidrs)):
-            rules.append(
-                f"-A {CHAIN} -s {source} -p {port.protocol} -m {port.protocol} --dport {port.spec} "
-                f'-m comment --comment "{port.name}" -j ACCEPT'
-            )
-    return rules
+def ingress_rules(ingress: Ingress) -> list[str]:
+    return [
+        f"-A {CHAIN} -s {source} -p {port.protocol} -m {port.protocol} --dport {port.spec} "
+        f'-m comment --comment "{port.name}" -j ACCEPT'
+        for port, source in ingress.rules()
+    ]
 
 
-def render_firewall_script(ssh_cidrs: Sequence[str], web_cidrs: Sequence[str]) -> str:
-    ruleset = "\n".join(["*filter", f":{CHAIN} - [0:0]", *ingress_rules(ssh_cidrs, web_cidrs), "COMMIT"])
+def render_firewall_script(ingress: Ingress) -> str:
+    ruleset = "\n".join(["*filter", f":{CHAIN} - [0:0]", *ingress_rules(ingress), "COMMIT"])
     return f"""#!/bin/sh
 # Applies FlowSpace's ingress rules; safe to run again (boot, every rollout).
 set -eu
@@ -61,7 +53,7 @@ Wants=netfilter-persistent.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart={SCRIPT_PATH}
+ExecStart={FIREWALL_SCRIPT_PATH}
 
 [Install]
 WantedBy=multi-user.target

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components import ports
+from model import ports
 from render.yaml_text import dump
 
 KEY_FILE_IN_CONTAINER = "/etc/livekit/keys.yaml"

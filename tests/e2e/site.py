@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components import ports
+from model import ports
 from render.release import (
     ReleaseSettings,
     read_socket_server_source,

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from render import versions
+from model import versions
 from tests.netns import Pair
 
 # What the images set that the stand-in has to reproduce.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import ports
+from model import ports
 from tests.e2e.site import (
     API_KEY,
     API_SECRET,

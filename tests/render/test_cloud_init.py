@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import ports
+from model import ports
 from render import firewall
 from render.cloud_init import CloudInitSettings, render_cloud_init
 from tests.netns import Pair, namespace_pair

@@ -16,8 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components import ports
-from render import versions
+from model import ports, versions
 from render.caddy import render_caddyfile, sites_for
 from render.compose import ComposeSettings, compose_document, limits_for, render_compose
 from render.livekit import LiveKitSettings, livekit_config, render_key_file, render_livekit_yaml

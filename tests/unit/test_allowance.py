@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.allowance import (
+from model.allowance import (
     A1_ALLOWANCES,
     BLOCK_USD_PER_GB_MONTH,
     Instance,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from components.config import ConfigError, load_stack_config
+
 from tests.unit.harness import run_failing_program, stack_config
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm admin@laptop"

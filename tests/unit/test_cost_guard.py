@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.allowance import egress_alarm_bytes_per_hour
+from model.allowance import egress_alarm_bytes_per_hour
 from tests.unit.harness import OPERATOR_VALUES, VNIC_ID, Run, run_program
 
 ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}

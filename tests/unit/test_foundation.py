@@ -7,7 +7,7 @@ import base64
 import pytest
 import yaml
 
-from components import ports
+from model import ports
 from tests.unit.harness import (
     CLOUDFLARE_IPV4,
     NEWEST_IMAGE,

@@ -115,3 +115,11 @@ def estimate_monthly_cost(instances: Sequence[Instance], allowance: A1Allowance)
 def egress_alarm_bytes_per_hour(fraction: float) -> int:
     """Monitoring alarm windows are at most an hour, so a monthly allowance becomes an hourly rate."""
     return int(OUTBOUND_DATA_BYTES_PER_MONTH * fraction / HOURS_PER_MONTH)
+
+
+@dataclass(frozen=True)
+class CostAlerts:
+    email: str
+    budget_amount_usd: int
+    # Budgets live in the root compartment.
+    tenancy_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -69,12 +70,29 @@ CADDY_ADMIN = InternalPort("caddy-admin", 2019)
 INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_ADMIN)
 
 IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
+ANYWHERE = "0.0.0.0/0"
 
 
-def sources_for(port: PublicPort, ssh_cidrs: tuple[str, ...], web_cidrs: tuple[str, ...]) -> tuple[str, ...]:
-    """The CIDRs allowed to reach `port`; `web_cidrs` is ("0.0.0.0/0",) unless origin-locked."""
-    if port.audience is Audience.SSH_CLIENTS:
-        return ssh_cidrs
-    if port.audience is Audience.WEB_CLIENTS:
-        return web_cidrs
-    return ("0.0.0.0/0",)
+@dataclass(frozen=True)
+class Ingress:
+    """Who may open a connection to each public port: the one rule set behind the OCI security
+    list and the host firewall."""
+
+    ssh_cidrs: tuple[str, ...]
+    # Cloudflare's ranges when the origin lock is on; None leaves the web ports open to anyone.
+    origin_lock_cidrs: tuple[str, ...] | None = None
+
+    @property
+    def origin_locked(self) -> bool:
+        return self.origin_lock_cidrs is not None
+
+    def sources(self, port: PublicPort) -> tuple[str, ...]:
+        if port.audience is Audience.SSH_CLIENTS:
+            return self.ssh_cidrs
+        if port.audience is Audience.WEB_CLIENTS and self.origin_lock_cidrs is not None:
+            return self.origin_lock_cidrs
+        return (ANYWHERE,)
+
+    def rules(self, ports: Sequence[PublicPort] = PUBLIC_PORTS) -> list[tuple[PublicPort, str]]:
+        """(port, source CIDR) pairs, in the table's order."""
+        return [(port, source) for port in ports for source in self.sources(port)]

@@ -1,0 +1,18 @@
+"""Who may reach the public ports: with the origin lock, the web ports only from Cloudflare's ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from model.ports import Ingress
+
+
+def ingress(ssh_cidrs: Sequence[str], origin_lock: bool) -> pulumi.Output[Ingress]:
+    """Unknown in a first preview while Cloudflare's ranges are looked up."""
+    ssh = tuple(ssh_cidrs)
+    if not origin_lock:
+        return pulumi.Output.from_input(Ingress(ssh))
+    return cloudflare.get_ip_ranges_output().ipv4_cidrs.apply(lambda cidrs: Ingress(ssh, tuple(cidrs)))

@@ -1,0 +1,21 @@
+"""The project's tags, applied in one place: every OCI resource that takes freeform tags gets them."""
+
+from __future__ import annotations
+
+import pulumi
+
+from model.project import Project
+
+
+def tag_every_resource(project: Project) -> None:
+    """Registers a stack transformation; call it before any resource is declared."""
+    tags = project.tags
+
+    def tag(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        props = vars(args.props) if hasattr(args.props, "__dict__") else args.props
+        if not args.type_.startswith("oci:") or "freeform_tags" not in props:
+            return None
+        props["freeform_tags"] = {**tags, **(props["freeform_tags"] or {})}
+        return pulumi.ResourceTransformationResult(args.props, args.opts)
+
+    pulumi.runtime.register_stack_transformation(tag)

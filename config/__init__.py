@@ -1,0 +1,135 @@
+"""Every config key, read once into frozen dataclasses and validated before any resource exists.
+
+Problems are collected, not raised one by one: an operator sees every missing, bad or unknown key
+in one run, each with the key, what is wrong and the `pulumi config set` command that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pulumi
+
+from config import app, compute, cost, edge, existing, network, vercel
+from config.cost import FreeTierConfig
+from config.edge import EdgeConfig
+from config.existing import ExistingServerConfig
+from config.keys import NAMESPACE, Key
+from config.network import NetworkConfig
+from config.problems import ConfigError, Problem
+from config.reader import ConfigSource, Reader
+from config.vercel import VercelConfig
+from model import allowance
+from model.app import SocketServer
+from model.compute import InstanceSpec
+from model.project import Project
+
+PROTECT = Key(
+    "protect",
+    "boolean",
+    "bool",
+    "protect the instance and its reserved IP from deletion and replacement (see Operations to lift it)",
+    "false",
+    default_doc="on for `prod`",
+)
+SECTIONS: dict[str, tuple[Key, ...]] = {
+    "Compute": (*compute.KEYS, PROTECT),
+    "Network": network.KEYS,
+    "Cloudflare edge": edge.KEYS,
+    "Socket server": app.KEYS,
+    "Cost": cost.KEYS,
+    "Vercel": vercel.KEYS,
+    "Existing server": existing.KEYS,
+}
+KEYS: tuple[Key, ...] = tuple(key for keys in SECTIONS.values() for key in keys)
+
+__all__ = ["KEYS", "NAMESPACE", "SECTIONS", "ConfigError", "Problem", "StackConfig", "load_stack_config"]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: Project
+    compartment_id: str
+    instance: InstanceSpec
+    network: NetworkConfig
+    free_tier: FreeTierConfig
+    edge: EdgeConfig
+    socket_server: SocketServer
+    cost_alerts: allowance.CostAlerts | None
+    vercel: VercelConfig | None
+    # None: the program creates the OCI network and server.
+    existing_server: ExistingServerConfig | None = None
+
+    @property
+    def deploy_user(self) -> str:
+        return self.existing_server.user if self.existing_server else "ubuntu"
+
+
+class PulumiConfigSource:
+    """The stack's configuration as the engine hands it to the program."""
+
+    def __init__(self) -> None:
+        self.config = pulumi.Config(NAMESPACE)
+
+    def get(self, key: str) -> str | None:
+        return self.config.get(key)
+
+    def get_secret(self, key: str) -> pulumi.Output[str] | None:
+        return self.config.get_secret(key)
+
+    def keys(self) -> Iterable[str]:
+        # The SDK has no public listing of the keys that are set (tests/unit/test_sdk_canary.py).
+        from pulumi.runtime import config as runtime_config
+
+        return {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+
+
+def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
+    """Reads and validates every key; raises ConfigError naming every problem at once."""
+    reader = Reader(source)
+    reader.refuse_unknown(KEYS)
+    existing_server = existing.read_existing_server(reader)
+    on_oci = existing_server is None
+    compartment_id = compute.read_compartment(reader) if on_oci else ""
+    instance = compute.read_instance(reader)
+    network_config = network.read_network(reader)
+    # An existing server is not billed by this program: its size only sets the service limits.
+    free_tier = (
+        cost.read_free_tier(reader, instance)
+        if on_oci
+        else FreeTierConfig(allowance.A1_ALLOWANCES[allowance.DEFAULT_A1_ALLOWANCE], 0.0)
+    )
+    edge_config = edge.read_edge(reader, edge_optional=not on_oci)
+    socket_server = app.read_socket_server(reader)
+    cost_alerts = cost.read_cost_alerts(reader, compartment_id) if on_oci else None
+    if not on_oci and reader.raw(cost.ALERT_EMAIL) is not None:
+        reader.problem(
+            cost.ALERT_EMAIL,
+            "needs the OCI server this program creates (its VNIC and compartment); an existing server has none",
+            f"pulumi config rm {cost.ALERT_EMAIL.full_name}",
+        )
+    vercel_config = vercel.read_vercel(reader, stack)
+    protect = reader.boolean(PROTECT, default=stack == "prod")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return StackConfig(
+        project=Project(stack, protect),
+        compartment_id=compartment_id,
+        instance=instance,
+        network=network_config,
+        free_tier=free_tier,
+        edge=edge_config,
+        socket_server=socket_server,
+        cost_alerts=cost_alerts,
+        vercel=vercel_config,
+        existing_server=existing_server,
+    )
+
+
+def read_stack_config() -> StackConfig:
+    """The running stack's config; a bad one stops the program before anything is declared."""
+    try:
+        return load_stack_config(PulumiConfigSource(), pulumi.get_stack())
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None

@@ -1,0 +1,67 @@
+"""The app on the host: the socket server, pulled as an image or built from a source folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from config.keys import Key
+from config.reader import Reader
+from model.app import SocketServer
+from model.layout import SOCKET_SERVER_FILES
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+REQUIRED_SOURCE_FILES = ("package.json", "Dockerfile")
+_IMAGE_REF = re.compile(
+    r"[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?"
+)
+
+SOCKET_SERVER_IMAGE = Key(
+    "socketServerImage",
+    "string",
+    "image ref with tag or digest",
+    "pull the app's socket server image instead of building",
+    "ghcr.io/<owner>/<image>:<version>",
+    default_doc="none",
+)
+SOCKET_SERVER_SOURCE = Key(
+    "socketServerSource",
+    "string",
+    "path",
+    "directory (package.json, package-lock.json, Dockerfile, server.js) built on the host when no image is set",
+    "files/socket-server",
+    default="files/socket-server",
+)
+KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE)
+
+
+def read_socket_server(reader: Reader) -> SocketServer:
+    image = reader.raw(SOCKET_SERVER_IMAGE)
+    if image is not None:
+        pinned = ":" in image.rsplit("/", 1)[-1] or "@" in image
+        if not (_IMAGE_REF.fullmatch(image) and pinned):
+            reader.problem(
+                SOCKET_SERVER_IMAGE,
+                f"{image!r} is not an image reference pinned to a tag or digest (e.g. ghcr.io/acme/socket:1.4.2)",
+            )
+        return SocketServer(image)
+    source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)
+    source_dir = (PROJECT_DIR / source_text).resolve()
+    missing = [name for name in REQUIRED_SOURCE_FILES if not (source_dir / name).is_file()]
+    if missing:
+        reader.problem(
+            SOCKET_SERVER_SOURCE,
+            f"{source_text!r} has no {' or '.join(missing)}; the host builds the socket server from it",
+            f"{SOCKET_SERVER_SOURCE.set_command()}, or pull an image: {SOCKET_SERVER_IMAGE.set_command()}",
+        )
+        return SocketServer(None)
+    files: dict[str, str] = {}
+    for name in SOCKET_SERVER_FILES:
+        path = source_dir / name
+        if not path.is_file():
+            continue
+        try:
+            files[name] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reader.problem(SOCKET_SERVER_SOURCE, f"{source_text}/{name} cannot be read as UTF-8 text ({error})")
+    return SocketServer(None, files)

@@ -1,0 +1,60 @@
+"""Checks of single values by their kind; each matches the whole value, newlines included."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+from config.keys import Key
+from config.reader import Reader
+
+_OCID = re.compile(r"ocid1\.(?P<kind>[a-z0-9]+)\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{20,}")
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def ocid(reader: Reader, key: Key, value: str, kinds: tuple[str, ...]) -> None:
+    match = _OCID.fullmatch(value)
+    if match is None or match.group("kind") not in kinds:
+        wanted = " or ".join(f"ocid1.{kind}..." for kind in kinds)
+        reader.problem(key, f"{value!r} is not an OCID of the form {wanted}")
+
+
+def cidr(reader: Reader, key: Key, value: str, example: str) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        reader.problem(key, f"{value!r} is not an IPv4 CIDR block with its host bits zero (e.g. {example})")
+        return None
+
+
+def is_hostname(name: str) -> bool:
+    labels = name.split(".")
+    return len(name) <= 253 and len(labels) >= 2 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def openssh_public_key(reader: Reader, key: Key, value: str) -> None:
+    single_line = "\n" not in value and "\r" not in value
+    try:
+        load_ssh_public_key(value.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        single_line = False
+    if not single_line:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        reader.problem(
+            key,
+            f"{shown!r} is not one OpenSSH public key on one line (like 'ssh-ed25519 AAAA... you@host')",
+            f"pulumi config set --path '{key.full_name}[0]' \"$(cat ~/.ssh/id_ed25519.pub)\""
+            if key.type == "array"
+            else f"pulumi config set {key.full_name} \"$(ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-)\"",
+        )

@@ -1,0 +1,85 @@
+"""An existing server: a host that already runs (any provider), rolled onto over SSH."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+from config import checks
+from config.keys import Key
+from config.reader import Reader
+
+TARGET_HOST = Key(
+    "targetHost",
+    "string",
+    "IPv4 or hostname",
+    "the server to deploy onto; turns this mode on (`compartmentId` is then not needed)",
+    "203.0.113.7",
+    default_doc="none",
+)
+TARGET_USER = Key("targetUser", "string", "string", "SSH login", "ubuntu", default="ubuntu")
+TARGET_PRIVATE_KEY = Key(
+    "targetPrivateKey",
+    "string",
+    "secret",
+    "the SSH private key: `pulumi config set --secret flowspace:targetPrivateKey < ~/.ssh/<key>`",
+    "~/.ssh/<key>",
+    default_doc="*required* with `targetHost`",
+    secret=True,
+)
+TARGET_HOST_KEY = Key(
+    "targetHostKey",
+    "string",
+    "OpenSSH public key",
+    "pin the server's host key (`ssh-keyscan -t ed25519 <host>`, checked out of band); without it the host key is "
+    "not verified",
+    '"ssh-ed25519 AAAA..."',
+    default_doc="none",
+)
+TARGET_PUBLIC_IP = Key(
+    "targetPublicIp",
+    "string",
+    "IPv4",
+    "what LiveKit advertises for media",
+    "203.0.113.7",
+    default_doc="`targetHost` when it is an address",
+)
+KEYS = (TARGET_HOST, TARGET_USER, TARGET_PRIVATE_KEY, TARGET_HOST_KEY, TARGET_PUBLIC_IP)
+_POSIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class ExistingServerConfig:
+    address: str
+    user: str
+    public_ip: str
+    private_key: pulumi.Output[str]
+    # Pinned when given; without it the SSH host key is not checked.
+    host_key: str | None
+
+
+def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
+    address = reader.raw(TARGET_HOST)
+    if address is None:
+        return None
+    if not (checks.is_ipv4(address) or checks.is_hostname(address.lower())):
+        reader.problem(TARGET_HOST, f"{address!r} is neither an IPv4 address nor a hostname")
+    user = reader.text(TARGET_USER) or "ubuntu"
+    if not _POSIX_USER.fullmatch(user):
+        reader.problem(TARGET_USER, f"{user!r} is not a POSIX user name (lower case, digits, _ and -)")
+    public_ip = reader.raw(TARGET_PUBLIC_IP) or (address if checks.is_ipv4(address) else "")
+    if not checks.is_ipv4(public_ip):
+        reader.problem(
+            TARGET_PUBLIC_IP,
+            f"{public_ip or 'nothing'!r} is not the server's public IPv4 address (LiveKit advertises it for media)",
+        )
+    host_key = reader.raw(TARGET_HOST_KEY)
+    if host_key is not None:
+        checks.openssh_public_key(reader, TARGET_HOST_KEY, host_key)
+    private_key = reader.secret(TARGET_PRIVATE_KEY)
+    if private_key is None:
+        reader.problem(TARGET_PRIVATE_KEY, "is not set; it is the SSH private key the rollout logs in with")
+        private_key = pulumi.Output.secret("")
+    return ExistingServerConfig(address, user, public_ip, private_key, host_key)

@@ -1,0 +1,45 @@
+"""One declaration per config key: what the reader reads, what Pulumi.yaml declares and what the
+README's configuration tables say are all made from these (see `config.docs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+NAMESPACE = "flowspace"
+
+# Pulumi's project config types, plus "number" (declared to Pulumi as a string: it has no float type).
+KeyType = Literal["string", "integer", "number", "boolean", "array"]
+Default = str | int | float | bool | tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: KeyType
+    # What the README calls the kind of value (OCID, hostname, ...).
+    kind: str
+    description: str
+    example: str
+    # The value when the key is not set; None: no value (the README's `default_doc` says what happens).
+    default: Default = None
+    # README text for a default that is derived from other keys, or for a required key.
+    default_doc: str | None = None
+    secret: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{NAMESPACE}:{self.name}"
+
+    def set_command(self, example: str | None = None) -> str:
+        if self.secret:
+            return f"pulumi config set --secret {self.full_name} < {example or self.example}"
+        return f"pulumi config set {self.full_name} {example or self.example}"
+
+    @property
+    def derived(self) -> bool:
+        """The default depends on other keys or the stack, so Pulumi.yaml cannot state it."""
+        return self.default is None and self.default_doc is not None and self.default_doc != REQUIRED
+
+
+REQUIRED = "*required*"

@@ -1,0 +1,13 @@
+"""The app on the host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SocketServer:
+    # A registry image to pull, or None to build the source files on the host.
+    image: str | None
+    # The files a release ships, by name; empty when an image is pulled.
+    source_files: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""The Next.js app's environment: each variable, and the stack output it comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AppVariable:
+    name: str
+    # The stack output holding the value; a secret lives only in the `vercel_env` output.
+    output: str
+    secret: bool = False
+
+
+APP_VARIABLES = (
+    AppVariable("NEXT_PUBLIC_SOCKET_URL", "socket_url"),
+    AppVariable("NEXT_PUBLIC_LIVEKIT_URL", "livekit_url"),
+    AppVariable("LIVEKIT_URL", "livekit_http_url"),
+    AppVariable("LIVEKIT_API_KEY", "livekit_api_key"),
+    AppVariable("LIVEKIT_API_SECRET", "livekit_api_secret", secret=True),
+)
+APP_ENV_OUTPUT = "vercel_env"
+
+
+def app_environment(values: Mapping[str, str]) -> dict[str, str]:
+    """The variables by name, from values keyed by their output names."""
+    return {variable.name: values[variable.output] for variable in APP_VARIABLES}

@@ -1,0 +1,24 @@
+"""The server: the A1 shape's limits and the instance a stack asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.allowance import A1_SHAPE
+
+A1_MAX_OCPUS = 80
+A1_MAX_MEMORY_GB = 512
+A1_MIN_GB_PER_OCPU = 1
+A1_MAX_GB_PER_OCPU = 64
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    ocpus: int
+    memory_gb: int
+    boot_volume_gb: int
+    # An index into the region's availability domains, or a domain's name.
+    availability_domain: int | str
+    # None: the newest Ubuntu 24.04 aarch64 image when the instance is created.
+    image_id: str | None
+    shape: str = A1_SHAPE

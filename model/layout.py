@@ -1,0 +1,48 @@
+"""Where things live on the host: the app folder, a release's files, the firewall's script and unit.
+
+`files/release.sh` reads the names it needs from the release's `release.env`, rendered from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+APP_DIR_NAME = "flowspace"
+COMPOSE_PROJECT = "flowspace"
+RELEASES_DIR = "releases"
+KEEP_RELEASES = 3
+
+COMPOSE_FILE = "docker-compose.yml"
+LIVEKIT_CONFIG = "livekit.yaml"
+CADDYFILE = "Caddyfile"
+FIREWALL_RULES = "firewall.sh"
+RELEASE_SCRIPT = "release.sh"
+RELEASE_ENV = "release.env"
+ORIGIN_CERTIFICATE = "origin.pem"
+SOCKET_SERVER_DIR = "socket-server"
+# The files of a socket server source folder that a release ships (never node_modules).
+SOCKET_SERVER_FILES = ("package.json", "package-lock.json", "server.js", "Dockerfile", ".dockerignore")
+
+SECRETS_DIR = "secrets"
+LIVEKIT_KEY_FILE = "livekit-keys.yaml"
+ORIGIN_KEY_FILE = "origin.key"
+
+FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
+FIREWALL_UNIT = "flowspace-firewall.service"
+
+
+def app_dir(user: str) -> str:
+    return f"/home/{user}/{APP_DIR_NAME}"
+
+
+def secret_file_names(origin_certificate: bool) -> tuple[str, ...]:
+    return (LIVEKIT_KEY_FILE, ORIGIN_KEY_FILE) if origin_certificate else (LIVEKIT_KEY_FILE,)
+
+
+def plain_file_names(origin_certificate: bool, socket_server_files: Iterable[str] = ()) -> list[str]:
+    """A release's plain files, known before any value is (so preview can name their uploads)."""
+    names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, RELEASE_SCRIPT, RELEASE_ENV]
+    if origin_certificate:
+        names.append(ORIGIN_CERTIFICATE)
+    names.extend(f"{SOCKET_SERVER_DIR}/{name}" for name in socket_server_files)
+    return sorted(names)
