@@ -20,18 +20,16 @@ from model.ports import Ingress
 def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     compartment, project, net = config.compartment_id, config.project, config.network
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
-    user, admin_keys = config.deploy_user, net.admin_ssh_public_keys
+    keys = net.admin_ssh_public_keys
     server = Server(
-        "server", ServerArgs(compartment, network.subnet_id, project, config.instance, user, admin_keys, ingress)
+        "server", ServerArgs(compartment, network.subnet_id, project, config.instance, "ubuntu", keys, ingress)
     )
     if config.cost_alerts:
         CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.vnic_id))
     pulumi.export("instance_id", server.instance_id)
     pulumi.export("ssh_private_key", server.deploy_private_key)
     pulumi.export("ssh_host_public_key", server.host_public_key)
-    return SshTarget(
-        server.public_ip, user, server.deploy_private_key, server.host_public_key, server.instance_id, server.public_ip
-    )
+    return server.ssh_target()
 
 
 def existing_host(config: StackConfig) -> SshTarget:
@@ -45,10 +43,7 @@ def cloudflare_edge(config: StackConfig, target: SshTarget) -> tuple[OriginCerti
     if edge.zone_id is None:
         return None, []
     names = [host.name for host in edge.hostnames]
-    cert = OriginCertificateArgs(
-        names, edge.origin_cert_type, edge.origin_cert_validity_days, edge.origin_cert_rotation
-    )
-    certificate = OriginCertificate("origin-certificate", cert)
+    certificate = OriginCertificate("origin-certificate", OriginCertificateArgs(names, edge.origin_cert))
     extra = edge.strict_tls_extra_hostnames
     dns = DnsRecords(
         "dns", DnsRecordsArgs(edge.zone_id, edge.hostnames, target.public_ip, edge.tls_scope, config.project, extra)

@@ -13,7 +13,7 @@ import time
 
 RUNS = 5
 FLOOR = "import pulumi, pulumi_oci, pulumi_cloudflare, pulumi_command, pulumi_tls, pulumi_random, pulumiverse_vercel"
-PROGRAM = "from tests.unit.harness import run_program; run_program('prod'); run_program('prod', preview=True)"
+PROGRAM = "from testbed.mocks import run_program; run_program('prod'); run_program('prod', preview=True)"
 
 
 def median_seconds(code: str) -> float:

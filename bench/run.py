@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from model import ports
-from tests.e2e.site import HOSTNAMES, ROOT, SOCKET_HOST, Site, running_site
+from testbed.site import HOSTNAMES, ROOT, SOCKET_HOST, Site, running_site
 
 ROUND_TRIPS = 2000
 MESSAGES = 20000

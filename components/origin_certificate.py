@@ -9,14 +9,13 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 import pulumi_tls as tls
 
+from model.edge import OriginCertSpec
+
 
 @dataclass(frozen=True)
 class OriginCertificateArgs:
     hostnames: Sequence[str]
-    request_type: str
-    validity_days: int
-    # Bump to renew: a new key, a new CSR, and so a new certificate.
-    rotation: int
+    spec: OriginCertSpec
 
 
 class OriginCertificate(pulumi.ComponentResource):
@@ -27,7 +26,7 @@ class OriginCertificate(pulumi.ComponentResource):
     def __init__(self, name: str, args: OriginCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:edge:OriginCertificate", name, None, opts)
         hostnames = list(args.hostnames)
-        renewal = f"{args.rotation}:{','.join(hostnames)}"
+        renewal = f"{args.spec.rotation}:{','.join(hostnames)}"
 
         key = (
             tls.PrivateKey(
@@ -36,7 +35,7 @@ class OriginCertificate(pulumi.ComponentResource):
                 ecdsa_curve="P256",
                 opts=pulumi.ResourceOptions(parent=self, replacement_trigger=renewal),
             )
-            if args.request_type == "origin-ecc"
+            if args.spec.request_type == "origin-ecc"
             else tls.PrivateKey(
                 f"{name}-key",
                 algorithm="RSA",
@@ -49,7 +48,7 @@ class OriginCertificate(pulumi.ComponentResource):
             private_key_pem=key.private_key_pem,
             dns_names=hostnames,
             subject=tls.CertRequestSubjectArgs(
-                common_name=hostnames[0], organization="FlowSpace", serial_number=str(args.rotation)
+                common_name=hostnames[0], organization="FlowSpace", serial_number=str(args.spec.rotation)
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -57,8 +56,8 @@ class OriginCertificate(pulumi.ComponentResource):
             f"{name}-certificate",
             csr=request.cert_request_pem,
             hostnames=hostnames,
-            request_type=args.request_type,
-            requested_validity=args.validity_days,
+            request_type=args.spec.request_type,
+            requested_validity=args.spec.validity_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_oci as oci
 import pulumi_tls as tls
 
+from components.rollout import SshTarget
 from components.secret import secret
 from model.compute import InstanceSpec
 from model.ports import Ingress
@@ -159,6 +160,7 @@ class Server(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.project.protect),
         )
 
+        self.deploy_user = args.deploy_user
         self.instance_id = instance.id
         self.public_ip = reserved_ip.ip_address
         self.vnic_id = vnic_id
@@ -172,4 +174,15 @@ class Server(pulumi.ComponentResource):
                 "deploy_private_key": self.deploy_private_key,
                 "host_public_key": self.host_public_key,
             }
+        )
+
+    def ssh_target(self) -> SshTarget:
+        """How the rollout reaches this server; a replaced instance re-waits for its boot."""
+        return SshTarget(
+            self.public_ip,
+            self.deploy_user,
+            self.deploy_private_key,
+            self.host_public_key,
+            self.instance_id,
+            self.public_ip,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 from model.project import Project
@@ -12,10 +14,11 @@ def tag_every_resource(project: Project) -> None:
     tags = project.tags
 
     def tag(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        props = vars(args.props) if hasattr(args.props, "__dict__") else args.props
+        # Generated resources hand over their `...Args` object; its attributes are the inputs.
+        props: dict[str, Any] = vars(args.props) if hasattr(args.props, "__dict__") else dict(args.props)
         if not args.type_.startswith("oci:") or "freeform_tags" not in props:
             return None
         props["freeform_tags"] = {**tags, **(props["freeform_tags"] or {})}
-        return pulumi.ResourceTransformationResult(args.props, args.opts)
+        return pulumi.ResourceTransformationResult(args.props if hasattr(args.props, "__dict__") else props, args.opts)
 
     pulumi.runtime.register_stack_transformation(tag)

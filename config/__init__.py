@@ -61,10 +61,6 @@ class StackConfig:
     # None: the program creates the OCI network and server.
     existing_server: ExistingServerConfig | None = None
 
-    @property
-    def deploy_user(self) -> str:
-        return self.existing_server.user if self.existing_server else "ubuntu"
-
 
 class PulumiConfigSource:
     """The stack's configuration as the engine hands it to the program."""

@@ -61,10 +61,7 @@ class FreeTierConfig:
 
 
 def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
-    chosen = reader.text(FREE_TIER_ALLOWANCE) or allowance.DEFAULT_A1_ALLOWANCE
-    if chosen not in allowance.A1_ALLOWANCES:
-        reader.problem(FREE_TIER_ALLOWANCE, f"{chosen!r} is not one of {', '.join(allowance.A1_ALLOWANCES)}")
-        chosen = allowance.DEFAULT_A1_ALLOWANCE
+    chosen = reader.choice(FREE_TIER_ALLOWANCE, tuple(allowance.A1_ALLOWANCES))
     a1 = allowance.A1_ALLOWANCES[chosen]
     accepted = reader.number(ACCEPTED_MONTHLY_COST_USD)
     if accepted < 0:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from config import checks
 from config.keys import REQUIRED, Key
 from config.reader import Reader
-from model.edge import ORIGIN_CERT_TYPES, ORIGIN_CERT_VALIDITY_DAYS, TLS_SCOPES, Hostname, TlsScope
+from model.edge import ORIGIN_CERT_TYPES, ORIGIN_CERT_VALIDITY_DAYS, TLS_SCOPES, Hostname, OriginCertSpec, TlsScope
 
 ZONE_ID = Key(
     "cloudflareZoneId",
@@ -105,9 +105,7 @@ class EdgeConfig:
     domain: str
     socket: Hostname
     livekit: Hostname
-    origin_cert_type: str
-    origin_cert_validity_days: int
-    origin_cert_rotation: int
+    origin_cert: OriginCertSpec
     tls_scope: TlsScope
     origin_lock: bool
     # Other stacks' hostnames in the same zone, covered by this stack's strict-TLS rule.
@@ -128,14 +126,6 @@ def _hostname(reader: Reader, key: Key, domain: str) -> str:
     return name
 
 
-def _one_of(reader: Reader, key: Key, allowed: tuple[str, ...]) -> str:
-    value = reader.text(key) or str(key.default)
-    if value not in allowed:
-        reader.problem(key, f"{value!r} is not one of {', '.join(allowed)}")
-        return str(key.default)
-    return value
-
-
 def read_edge(reader: Reader, edge_optional: bool) -> EdgeConfig:
     zone_id = reader.raw(ZONE_ID) if edge_optional else reader.required(ZONE_ID, "the Cloudflare zone id")
     if zone_id and not (len(zone_id) == 32 and all(c in "0123456789abcdef" for c in zone_id)):
@@ -153,7 +143,7 @@ def read_edge(reader: Reader, edge_optional: bool) -> EdgeConfig:
         )
     socket_proxied = reader.boolean(SOCKET_PROXIED)
     livekit_proxied = reader.boolean(LIVEKIT_PROXIED)
-    cert_type = _one_of(reader, ORIGIN_CERT_TYPE, ORIGIN_CERT_TYPES)
+    cert_type = reader.choice(ORIGIN_CERT_TYPE, ORIGIN_CERT_TYPES)
     validity = reader.integer(ORIGIN_CERT_VALIDITY)
     if validity not in ORIGIN_CERT_VALIDITY_DAYS:
         reader.problem(
@@ -163,7 +153,7 @@ def read_edge(reader: Reader, edge_optional: bool) -> EdgeConfig:
     if rotation < 0:
         reader.problem(ORIGIN_CERT_ROTATION, f"{rotation} is negative")
     tls_scope: TlsScope = "hostnames"
-    scope = _one_of(reader, TLS_SCOPE, TLS_SCOPES)
+    scope = reader.choice(TLS_SCOPE, TLS_SCOPES)
     for known in TLS_SCOPES:
         if scope == known:
             tls_scope = known
@@ -198,9 +188,7 @@ def read_edge(reader: Reader, edge_optional: bool) -> EdgeConfig:
         domain=domain,
         socket=Hostname(socket_name, socket_proxied),
         livekit=Hostname(livekit_name, livekit_proxied),
-        origin_cert_type=cert_type,
-        origin_cert_validity_days=validity,
-        origin_cert_rotation=rotation,
+        origin_cert=OriginCertSpec(cert_type, validity, rotation),
         tls_scope=tls_scope,
         origin_lock=origin_lock,
         strict_tls_extra_hostnames=extra_strict,

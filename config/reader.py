@@ -78,6 +78,13 @@ class Reader:
         assert isinstance(fallback, tuple), key.name
         return self.typed(key, fallback, _parse_string_list, "a list of strings")
 
+    def choice(self, key: Key, allowed: tuple[str, ...]) -> str:
+        value = self.text(key) or str(key.default)
+        if value not in allowed:
+            self.problem(key, f"{value!r} is not one of {', '.join(allowed)}")
+            return str(key.default)
+        return value
+
     def secret(self, key: Key) -> pulumi.Output[str] | None:
         return self.source.get_secret(key.name)
 

@@ -19,7 +19,7 @@ say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
 compose() {
   dir=$1
   shift
-  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$dir" -f "$dir/docker-compose.yml" "$@"
+  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$dir" -f "$dir/$COMPOSE_FILE" "$@"
 }
 
 point_current_at() {
@@ -29,23 +29,24 @@ point_current_at() {
 
 receive_secrets() {
   umask 077
-  mkdir -p "$release_dir/secrets"
+  secrets="$release_dir/$SECRETS_DIR"
+  mkdir -p "$secrets"
   while read -r name encoded; do
-    case "$name" in
-      livekit-keys.yaml | origin.key) ;;
+    case " $SECRET_FILES " in
+      *" $name "*) ;;
       *) say "refusing unexpected secret file name"; exit 1 ;;
     esac
-    printf '%s' "$encoded" | base64 -d > "$release_dir/secrets/$name.partial"
-    chmod 0600 "$release_dir/secrets/$name.partial"
-    mv "$release_dir/secrets/$name.partial" "$release_dir/secrets/$name"
+    printf '%s' "$encoded" | base64 -d > "$secrets/$name.partial"
+    chmod 0600 "$secrets/$name.partial"
+    mv "$secrets/$name.partial" "$secrets/$name"
   done
   for name in $SECRET_FILES; do
-    [ -s "$release_dir/secrets/$name" ] || { say "secret file $name was not received"; exit 1; }
+    [ -s "$secrets/$name" ] || { say "secret file $name was not received"; exit 1; }
   done
 }
 
 apply_firewall() {
-  sudo -n install -m 0755 "$release_dir/firewall.sh" "$FIREWALL_SCRIPT"
+  sudo -n install -m 0755 "$release_dir/$FIREWALL_RULES" "$FIREWALL_SCRIPT"
   sudo -n "$FIREWALL_SCRIPT"
 }
 

@@ -22,3 +22,11 @@ class Hostname:
     def label(self) -> str:
         """The first label, which names the hostname's resources."""
         return self.name.split(".")[0]
+
+
+@dataclass(frozen=True)
+class OriginCertSpec:
+    request_type: str
+    validity_days: int
+    # Bump to renew: a new key, a new CSR, and so a new certificate.
+    rotation: int

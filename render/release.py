@@ -42,6 +42,9 @@ def _release_env(settings: ReleaseSettings) -> str:
     services = {settings.socket_hostname: "socket-server", settings.livekit_hostname: "livekit"}
     values = {
         "COMPOSE_PROJECT": layout.COMPOSE_PROJECT,
+        "COMPOSE_FILE": layout.COMPOSE_FILE,
+        "FIREWALL_RULES": layout.FIREWALL_RULES,
+        "SECRETS_DIR": layout.SECRETS_DIR,
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),

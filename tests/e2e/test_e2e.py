@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from model import ports
-from tests.e2e.site import (
+from testbed.site import (
     API_KEY,
     API_SECRET,
     BROWSER,

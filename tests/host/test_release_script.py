@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from model.ports import Ingress
 from render.release import (
     ReleaseSettings,
     release_id,
@@ -49,8 +50,7 @@ class Host:
             socket_hostname="space-socket.flow-coder.com",
             livekit_hostname="space-livekit.flow-coder.com",
             certificate_pem=f"-----BEGIN CERTIFICATE-----\nvariant {variant}\n-----END CERTIFICATE-----\n",
-            ssh_cidrs=("0.0.0.0/0",),
-            web_cidrs=("0.0.0.0/0",),
+            ingress=Ingress(("0.0.0.0/0",)),
             ocpus=4,
             memory_gb=24,
             socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},

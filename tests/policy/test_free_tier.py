@@ -20,7 +20,7 @@ from pulumi_policy import (
 )
 
 from policy.free_tier import POLICIES
-from tests.unit.harness import reveal, run_program
+from testbed.mocks import reveal, run_program
 
 PROD_POLICY_CONFIG = json.loads((Path(__file__).resolve().parents[2] / "policy/prod.json").read_text())
 BY_NAME = {policy.name: policy for policy in POLICIES}

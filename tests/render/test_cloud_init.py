@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from model import ports
+from model.ports import Ingress
 from render import firewall
 from render.cloud_init import CloudInitSettings, render_cloud_init
-from tests.netns import Pair, namespace_pair
-from tests.tools import require_root, require_tool
+from testbed.netns import ORACLE_RULES, Pair, namespace_pair
+from testbed.tools import require_root, require_tool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBE = Path(__file__).parents[1] / "probe.py"
@@ -26,8 +27,7 @@ SETTINGS = CloudInitSettings(
     deploy_user="ubuntu",
     host_private_key_openssh=HOST_KEY,
     host_public_key_openssh="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey\n",
-    ssh_cidrs=("0.0.0.0/0",),
-    web_cidrs=("0.0.0.0/0",),
+    ingress=Ingress(("0.0.0.0/0",)),
 )
 
 OPEN_TCP = sorted({p.first for p in ports.PUBLIC_PORTS if p.protocol == "tcp"})
@@ -64,7 +64,7 @@ def host() -> Iterator[Pair]:
     require_root()
     require_tool("iptables-restore")
     with namespace_pair("fw", client_ips=(BROWSER, CLOUDFLARE_STAND_IN)) as pair:
-        pair.run(pair.server, "iptables-restore", input_text=(FIXTURES / "oracle-ubuntu-rules.v4").read_text())
+        pair.run(pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
         listener = pair.popen(
             pair.server,
             [
@@ -81,8 +81,8 @@ def host() -> Iterator[Pair]:
         listener.kill()
 
 
-def apply_firewall(pair: Pair, web_cidrs: tuple[str, ...]) -> None:
-    script = firewall.render_firewall_script(("0.0.0.0/0",), web_cidrs)
+def apply_firewall(pair: Pair, origin_lock_cidrs: tuple[str, ...] | None) -> None:
+    script = firewall.render_firewall_script(Ingress(("0.0.0.0/0",), origin_lock_cidrs))
     result = pair.run(pair.server, "sh", "-s", input_text=script, check=False)
     assert result.returncode == 0, f"firewall script failed: {result.stderr}"
 
@@ -119,10 +119,10 @@ def test_before_the_firewall_only_ssh_is_open(host: Pair) -> None:
 
 
 def test_firewall_accepts_exactly_the_ports_table_and_is_idempotent(host: Pair) -> None:
-    apply_firewall(host, ("0.0.0.0/0",))
+    apply_firewall(host, None)
     first = ruleset(host)
     assert_exactly_the_ports_table(probe(host, BROWSER))
-    apply_firewall(host, ("0.0.0.0/0",))
+    apply_firewall(host, None)
     assert ruleset(host) == first, "re-applying the firewall changed the ruleset"
     input_rules = [line for line in first if line.startswith("-A INPUT")]
     jump = input_rules.index(f"-A INPUT -j {firewall.CHAIN}")

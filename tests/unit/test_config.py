@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from components.config import ConfigError, load_stack_config
 
-from tests.unit.harness import run_failing_program, stack_config
+from config import ConfigError, load_stack_config
+from testbed.mocks import DictSource, run_failing_program, stack_config
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm admin@laptop"
 
@@ -14,7 +14,7 @@ def load(overrides: dict[str, str | None]) -> ConfigError | None:
     values: dict[str, str | None] = {**stack_config("prod"), **overrides}
     plain = {key.removeprefix("flowspace:"): value for key, value in values.items() if key.startswith("flowspace:")}
     try:
-        load_stack_config(plain, "prod")  # type: ignore[arg-type]
+        load_stack_config(DictSource(plain), "prod")
     except ConfigError as error:
         return error
     return None
@@ -58,8 +58,8 @@ def test_missing_operator_keys_are_listed_together_with_set_commands() -> None:
         ("sshAllowedCidrs", "[1, 2]", "not a list of strings"),
         ("socketHostname", "space_socket.flow-coder.com", "not a valid hostname"),
         ("livekitHostname", "-bad.flow-coder.com", "not a valid hostname"),
-        ("adminSshPublicKeys", '["ssh-ed25519 not-base64"]', "not an OpenSSH public key"),
-        ("adminSshPublicKeys", '["-----BEGIN PUBLIC KEY-----"]', "not an OpenSSH public key"),
+        ("adminSshPublicKeys", '["ssh-ed25519 not-base64"]', "not one OpenSSH public key on one line"),
+        ("adminSshPublicKeys", '["-----BEGIN PUBLIC KEY-----"]', "not one OpenSSH public key on one line"),
         ("availabilityDomain", "ad-one", "neither an index"),
         ("freeTierAllowance", "unlimited", "not one of"),
         ("cloudflareZoneId", "zone", "not a 32-character hex"),

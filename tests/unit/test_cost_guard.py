@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from pulumi.output import Unknown
 
 from model.allowance import egress_alarm_bytes_per_hour
-from tests.unit.harness import OPERATOR_VALUES, VNIC_ID, Run, run_program
+from testbed.mocks import OPERATOR_VALUES, VNIC_ID, Run, reveal, run_program
 
 ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}
 
@@ -70,4 +71,8 @@ def test_a_bad_alert_email_is_refused() -> None:
 
 def test_alarm_queries_wait_for_the_vnic_in_preview() -> None:
     run = run_program(overrides=ALERTS, preview=True)
-    assert len(run.of_type("oci:Monitoring/alarm:Alarm")) == 2
+    alarms = run.of_type("oci:Monitoring/alarm:Alarm")
+    assert len(alarms) == 2
+    for alarm in alarms:
+        query = reveal(alarm.inputs["query"])
+        assert isinstance(query, Unknown), f"{alarm.name}'s query was built before the VNIC was known: {query!r}"

@@ -7,9 +7,11 @@ import json
 import pytest
 from pulumi.output import Unknown
 
-from components.dns_records import DnsRecords, DnsRecordsArgs, Hostname, strict_tls_expression
+from components.dns_records import DnsRecords, DnsRecordsArgs, strict_tls_expression
 from components.network import Network, NetworkArgs
-from tests.unit.harness import RESERVED_IP, Run, is_secret, reveal, run_components, run_program, unknown
+from model.edge import Hostname
+from model.project import Project
+from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_components, run_program, unknown
 
 HOSTNAMES = ["space-socket.flow-coder.com", "space-livekit.flow-coder.com"]
 
@@ -133,17 +135,12 @@ def test_preview_with_unknown_ip_and_ranges_works() -> None:
 
 def test_unknown_cloudflare_ranges_and_ip_do_not_break_the_graph() -> None:
     def body() -> None:
+        project = Project("test", protect=False)
         network = Network(
-            "network",
-            NetworkArgs("ocid1.tenancy.oc1..aaaa", "flowspace-test", "10.0.0.0/16", "10.0.1.0/24", ("0.0.0.0/0",),
-                        unknown(), {}),
-        )  # fmt: skip
-        DnsRecords(
-            "dns",
-            DnsRecordsArgs(
-                "0" * 32, [Hostname("a.flow-coder.com", True)], unknown(), "hostnames", "test", "flowspace-test"
-            ),
+            "network", NetworkArgs("ocid1.tenancy.oc1..aaaa", project, "10.0.0.0/16", "10.0.1.0/24", unknown())
         )
+        hostnames = [Hostname("a.flow-coder.com", True)]
+        DnsRecords("dns", DnsRecordsArgs("0" * 32, hostnames, unknown(), "hostnames", project))
         del network
 
     run = run_components(body, preview=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.harness import Run, is_secret, reveal, run_program
+from testbed.mocks import Run, is_secret, reveal, run_program
 
 VERCEL = {"flowspace:vercelProjectId": "prj_abc123", "flowspace:vercelTeamId": "team_flowcoder"}
 VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
@@ -90,6 +90,11 @@ def test_bad_vercel_settings_name_their_key(overrides: dict[str, str], key: str)
         run_program(overrides=overrides)
 
 
-def test_each_stack_has_its_own_livekit_keys(prod: Run, dev: Run) -> None:
-    # Random resources are per stack state; under mocks both are generated, by name per stack.
-    assert prod.named("rollout-livekit-api-secret").urn != dev.named("rollout-livekit-api-secret").urn
+def test_each_stack_generates_its_own_livekit_keys(prod: Run, dev: Run) -> None:
+    # Generated in each stack's own state, from nothing a stack file or another stack could share.
+    for stack, run in (("prod", prod), ("dev", dev)):
+        for name in ("rollout-livekit-api-secret", "rollout-livekit-api-key"):
+            generated = run.named(name)
+            assert generated.typ.startswith("random:index/random"), f"{stack}: {name} is not generated"
+            assert generated.urn.startswith(f"urn:pulumi:{stack}::flowspace::"), generated.urn
+            assert set(generated.inputs) <= {"length", "special", "upper", "lower", "numeric"}, generated.inputs

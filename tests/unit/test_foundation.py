@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from model import ports
-from tests.unit.harness import (
+from testbed.mocks import (
     CLOUDFLARE_IPV4,
     NEWEST_IMAGE,
     PRIVATE_IP_ID,

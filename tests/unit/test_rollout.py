@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from render.release import SECRET_FILE_NAMES
-from tests.unit.harness import RESERVED_IP, Run, is_secret, reveal, run_program
+from model.layout import secret_file_names
+from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_program
 
 COMMAND = "command:remote:Command"
 COPY = "command:remote:CopyToRemote"
@@ -82,7 +82,7 @@ def test_secrets_travel_only_on_stdin_as_secrets(prod: Run) -> None:
     secrets = prod.named("rollout-secrets")
     assert is_secret(secrets.inputs["stdin"]), "the secret files must be a secret stdin"
     lines = dict(line.split(" ") for line in reveal(secrets.inputs["stdin"]).splitlines())
-    assert set(lines) == set(SECRET_FILE_NAMES)
+    assert set(lines) == set(secret_file_names(origin_certificate=True))
     key_file = base64.b64decode(lines["livekit-keys.yaml"]).decode()
     api_secret = reveal(prod.outputs["vercel_env"].value)["LIVEKIT_API_SECRET"]
     assert api_secret in key_file and len(api_secret) >= 32
@@ -135,5 +135,9 @@ def test_pulling_an_image_ships_no_source() -> None:
 
 def test_rollout_waits_for_dns_and_preview_declares_it() -> None:
     preview = run_program(preview=True)
+    rollout = preview.named("rollout")
+    for record in preview.of_type("cloudflare:index/dnsRecord:DnsRecord"):
+        assert record.urn in rollout.dependencies, f"the rollout does not wait for {record.name}"
+    assert preview.named("origin-certificate-certificate").urn in rollout.dependencies
     assert preview.of_type(COPY) and preview.named("rollout-activate")
     assert not preview.outputs["release_id"].known

@@ -17,22 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model import ports
+from model.layout import SOCKET_SERVER_FILES
+from model.ports import Ingress
 from render.release import (
     ReleaseSettings,
-    read_socket_server_source,
     release_id,
     render_plain_files,
     render_secret_files,
 )
-from tests.e2e.pki import make_pki
-from tests.e2e.stack import Programs, Stack
-from tests.netns import Pair, namespace_pair
-from tests.tools import require, require_root, require_tool
+from testbed.netns import ORACLE_RULES, Pair, namespace_pair
+from testbed.pki import make_pki
+from testbed.stack import Programs, Stack
+from testbed.tools import require, require_root, require_tool
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent
-PROBE = ROOT / "tests/probe.py"
-ORACLE_RULES = ROOT / "tests/render/fixtures/oracle-ubuntu-rules.v4"
+PROBE = HERE / "probe.py"
 SERVER, BROWSER, EDGE = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 SOCKET_HOST, LIVEKIT_HOST = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
 HOSTNAMES = (SOCKET_HOST, LIVEKIT_HOST)
@@ -104,6 +104,10 @@ class Site:
         assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.stack.logs()}"
 
 
+def socket_server_source(directory: Path) -> dict[str, str]:
+    return {name: (directory / name).read_text() for name in SOCKET_SERVER_FILES if (directory / name).is_file()}
+
+
 def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str) -> Path:
     """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
     settings = ReleaseSettings(
@@ -111,11 +115,10 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
         socket_hostname=SOCKET_HOST,
         livekit_hostname=LIVEKIT_HOST,
         certificate_pem=certificate_pem,
-        ssh_cidrs=("0.0.0.0/0",),
-        web_cidrs=(f"{EDGE}/32",),
+        ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",)),
         ocpus=2,
         memory_gb=12,
-        socket_server_source=read_socket_server_source(ROOT / "files/socket-server"),
+        socket_server_source=socket_server_source(ROOT / "files/socket-server"),
         firewall_script=str(firewall_script),
     )
     plain = render_plain_files(settings)

@@ -17,7 +17,7 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "flowspace"
 
 OPERATOR_VALUES = {
@@ -56,6 +56,7 @@ class Registration:
     urn: str
     ignore_changes: list[str]
     replacement_trigger: Any
+    protect: bool
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
                     if request.HasField("replacement_trigger")
                     else None,
+                    protect=bool(request.protect),
                 )
             )
         return response
@@ -239,3 +241,20 @@ def unknown() -> pulumi.Output[Any]:
     known: asyncio.Future[bool] = loop.create_future()
     known.set_result(False)
     return pulumi.Output(set(), value, known)
+
+
+class DictSource:
+    """A stack's config as plain values (keys without the namespace), for the reader alone."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def get_secret(self, key: str) -> pulumi.Output[str] | None:
+        value = self.values.get(key)
+        return None if value is None else pulumi.Output.secret(value)
+
+    def keys(self) -> list[str]:
+        return [f"{PROJECT}:{key}" for key in self.values]

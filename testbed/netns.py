@@ -7,6 +7,10 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+# The stock iptables rules of Oracle's Ubuntu images (/etc/iptables/rules.v4), the baseline of a VM.
+ORACLE_RULES = Path(__file__).parent / "fixtures" / "oracle-ubuntu-rules.v4"
 
 
 def sh(*args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:

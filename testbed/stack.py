@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from model import versions
-from tests.netns import Pair
+from testbed.netns import Pair
 
 # What the images set that the stand-in has to reproduce.
 IMAGE_ENVIRONMENT = {versions.CADDY_IMAGE: {"XDG_DATA_HOME": "/data", "XDG_CONFIG_HOME": "/config"}}

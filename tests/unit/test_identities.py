@@ -1,0 +1,58 @@
+"""Refactoring never renames a resource: the URNs and inputs match what the stacks recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from testbed.mocks import run_program
+from tests.unit.identities import STACKS, fixture_path, identities
+
+
+@pytest.fixture(scope="module", params=sorted(STACKS))
+def recorded_and_now(request: pytest.FixtureRequest) -> tuple[str, dict[str, object], dict[str, object]]:
+    stack = request.param
+    recorded = json.loads(fixture_path(stack).read_text())
+    now = json.loads(json.dumps(identities(stack), sort_keys=True))
+    return stack, recorded, now
+
+
+def test_every_urn_is_the_recorded_one(recorded_and_now: tuple[str, dict[str, object], dict[str, object]]) -> None:
+    stack, recorded, now = recorded_and_now
+    assert set(recorded) - set(now) == set(), f"{stack}: these would be deleted (or need an alias)"
+    assert set(now) - set(recorded) == set(), f"{stack}: these would be created"
+
+
+def test_every_input_is_the_recorded_one(recorded_and_now: tuple[str, dict[str, object], dict[str, object]]) -> None:
+    stack, recorded, now = recorded_and_now
+    changed = sorted(urn.split("::")[-1] for urn in set(recorded) & set(now) if recorded[urn] != now[urn])
+    assert not changed, f"{stack}: inputs changed for {changed}; if meant, re-record: python -m tests.unit.identities"
+
+
+def test_prod_protects_what_is_costly_to_lose_and_nothing_else() -> None:
+    prod = run_program("prod")
+    protected = sorted(r.name for r in prod.resources if r.protect)
+    assert protected == ["server-instance", "server-public-ip"], protected
+    assert not prod.named("origin-certificate-certificate").protect, "rotation replaces the certificate"
+
+
+def test_other_stacks_protect_nothing_unless_asked() -> None:
+    assert not [r.name for r in run_program("dev").resources if r.protect]
+    asked = run_program("dev", overrides={"flowspace:protect": "true"})
+    assert sorted(r.name for r in asked.resources if r.protect) == ["server-instance", "server-public-ip"]
+    lifted = run_program("prod", overrides={"flowspace:protect": "false"})
+    assert not [r.name for r in lifted.resources if r.protect]
+
+
+def test_every_oci_resource_carries_the_stack_tags() -> None:
+    prod = run_program("prod", overrides={"flowspace:alertEmail": "ops@example.com"})
+    oci = [r for r in prod.resources if r.typ.startswith("oci:")]
+    assert len(oci) >= 12
+    for resource in oci:
+        tags = resource.inputs.get("freeformTags")
+        assert tags == {"project": "flowspace", "stack": "prod", "always-free": "true"}, f"{resource.name}: {tags}"
+
+
+def test_the_origin_certificate_expiry_is_an_output() -> None:
+    assert run_program("prod").outputs["origin_certificate_expires_on"].value == "2029-11-23"
