@@ -35,7 +35,7 @@ def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
 def existing_host(config: StackConfig) -> SshTarget:
     host = config.existing_server
     assert host is not None
-    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.address, host.public_ip)
+    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.address, host.public_ip, host.port)
 
 
 def cloudflare_edge(config: StackConfig, target: SshTarget) -> tuple[OriginCertificate | None, list[pulumi.Resource]]:
@@ -69,7 +69,9 @@ ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.orig
 target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
 certificate, edge_resources = cloudflare_edge(config, target)
 hostnames = (config.edge.socket.name, config.edge.livekit.name)
-rollout_args = RolloutArgs(target, *hostnames, certificate, ingress, config.instance, config.socket_server)
+rollout_args = RolloutArgs(
+    target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project
+)
 rollout = Rollout("rollout", rollout_args, opts=pulumi.ResourceOptions(depends_on=edge_resources))
 values = app_env(config, rollout)
 variables = secret(pulumi.Output.all(**values).apply(app_environment))

@@ -7,6 +7,7 @@ and `release.sh activate` (whose delete is `release.sh retire`).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -18,15 +19,18 @@ from pulumi_command import remote
 
 from components.origin_certificate import OriginCertificate
 from components.secret import secret
+from model import ports
 from model.app import SocketServer
 from model.compute import InstanceSpec
 from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir, plain_file_names
 from model.ports import Ingress
+from model.project import Project
 from render.release import (
     ReleaseSettings,
     release_id,
     render_plain_files,
     render_secret_files,
+    retire_command,
     secrets_stdin,
 )
 
@@ -56,6 +60,7 @@ class SshTarget:
     server_id: pulumi.Input[str]
     # What LiveKit advertises for media.
     public_ip: pulumi.Input[str]
+    port: int = ports.SSH.first
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class RolloutArgs:
     # The server's size, for the services' limits.
     instance: InstanceSpec
     socket_server: SocketServer
+    project: Project
 
 
 class Rollout(pulumi.ComponentResource):
@@ -88,6 +94,7 @@ class Rollout(pulumi.ComponentResource):
             public_ip, certificate_pem, ingress = values
             return render_plain_files(
                 ReleaseSettings(
+                    stack=args.project.stack,
                     public_ip=public_ip,
                     socket_hostname=args.socket_hostname,
                     livekit_hostname=args.livekit_hostname,
@@ -115,13 +122,16 @@ class Rollout(pulumi.ComponentResource):
             pulumi.Output.all(plain_files, secret_files).apply(lambda files: release_id(files[0], files[1]))
         )
         release_dir = pulumi.Output.concat(app_dir(target.user), f"/{RELEASES_DIR}/", this_release)
-        release_script = pulumi.Output.concat("sh ", release_dir, f"/{RELEASE_SCRIPT}")
+        script_path = pulumi.Output.concat(release_dir, f"/{RELEASE_SCRIPT}")
+        release_script = pulumi.Output.concat("sh ", script_path.apply(shlex.quote))
 
         connection = remote.ConnectionArgs(
             host=target.host,
             user=target.user,
             private_key=target.private_key,
             host_key=target.host_public_key,
+            # Left to the provider's default (22) so that stacks recorded without a port see no change.
+            port=None if target.port == ports.SSH.first else target.port,
             dial_error_limit=BOOT_DIAL_ERROR_LIMIT,
             per_dial_timeout=BOOT_DIAL_TIMEOUT_SECONDS,
         )
@@ -163,7 +173,7 @@ class Rollout(pulumi.ComponentResource):
             f"{name}-activate",
             connection=connection,
             create=pulumi.Output.concat(release_script, " activate"),
-            delete=pulumi.Output.concat(release_script, " retire"),
+            delete=script_path.apply(retire_command),
             triggers=[this_release],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
         )

@@ -10,6 +10,7 @@ import pulumi
 from config import checks
 from config.keys import Key
 from config.reader import Reader
+from model import ports
 
 TARGET_HOST = Key(
     "targetHost",
@@ -46,13 +47,15 @@ TARGET_PUBLIC_IP = Key(
     "203.0.113.7",
     default_doc="`targetHost` when it is an address",
 )
-KEYS = (TARGET_HOST, TARGET_USER, TARGET_PRIVATE_KEY, TARGET_HOST_KEY, TARGET_PUBLIC_IP)
+TARGET_PORT = Key("targetPort", "integer", "int", "SSH port of the server", "2222", default=ports.SSH.first)
+KEYS = (TARGET_HOST, TARGET_PORT, TARGET_USER, TARGET_PRIVATE_KEY, TARGET_HOST_KEY, TARGET_PUBLIC_IP)
 _POSIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
 @dataclass(frozen=True)
 class ExistingServerConfig:
     address: str
+    port: int
     user: str
     public_ip: str
     private_key: pulumi.Output[str]
@@ -66,6 +69,9 @@ def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
         return None
     if not (checks.is_ipv4(address) or checks.is_hostname(address.lower())):
         reader.problem(TARGET_HOST, f"{address!r} is neither an IPv4 address nor a hostname")
+    port = reader.integer(TARGET_PORT)
+    if not 1 <= port <= 65535:
+        reader.problem(TARGET_PORT, f"{port} is not a TCP port (1-65535)")
     user = reader.text(TARGET_USER) or "ubuntu"
     if not _POSIX_USER.fullmatch(user):
         reader.problem(TARGET_USER, f"{user!r} is not a POSIX user name (lower case, digits, _ and -)")
@@ -82,4 +88,4 @@ def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
     if private_key is None:
         reader.problem(TARGET_PRIVATE_KEY, "is not set; it is the SSH private key the rollout logs in with")
         private_key = pulumi.Output.secret("")
-    return ExistingServerConfig(address, user, public_ip, private_key, host_key)
+    return ExistingServerConfig(address, port, user, public_ip, private_key, host_key)

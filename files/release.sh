@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs on the host, from inside one release directory (releases/<id>/release.sh):
-#   receive-secrets   read "name base64" lines on stdin into secrets/ (mode 0600)
-#   activate          firewall, docker compose up --wait, health gate; restore the previous
-#                     release and fail if the gate does not pass; prune old releases
+#   receive-secrets   read "name base64" lines on stdin into the secrets folder (mode 0600)
+#   activate          firewall, docker compose up --wait, health gate; on failure restore the
+#                     previous release (its firewall and its services) and fail; prune old releases
 #   retire            on delete: take the stack down if this release is the current one
+# Every action holds the host's lock, so rollouts never interleave, and a host serves one stack.
 # Secrets arrive on stdin only; nothing here prints them.
 set -eu
 
@@ -11,7 +12,10 @@ release_dir=$(cd "$(dirname "$0")" && pwd)
 release_id=$(basename "$release_dir")
 app_dir=$(dirname "$(dirname "$release_dir")")
 current="$app_dir/current"
+# Releases that were activated, oldest first; and those whose activation failed since.
 history="$app_dir/releases.log"
+failed="$app_dir/failed.log"
+owner="$app_dir/stack"
 . "$release_dir/release.env"
 
 say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
@@ -22,12 +26,31 @@ compose() {
   docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$dir" -f "$dir/$COMPOSE_FILE" "$@"
 }
 
+hold_lock() {
+  command -v flock > /dev/null || { say "flock (util-linux) is not installed on the host"; exit 1; }
+  exec 9> "$app_dir/.lock"
+  if ! flock -w "$LOCK_WAIT_SECONDS" 9; then
+    say "another rollout has held $app_dir/.lock for ${LOCK_WAIT_SECONDS}s; run pulumi up again when it is done"
+    exit 1
+  fi
+}
+
+claim_host() {
+  if [ -s "$owner" ] && [ "$(cat "$owner")" != "$STACK" ]; then
+    say "this host serves stack '$(cat "$owner")'; refusing to roll stack '$STACK' onto it" \
+      "(a host serves one stack: pulumi destroy the other stack, or aim this one at another host)"
+    exit 1
+  fi
+  printf '%s\n' "$STACK" > "$owner"
+}
+
 point_current_at() {
   ln -sfn "$1" "$current.next"
   mv -T "$current.next" "$current"
 }
 
 receive_secrets() {
+  hold_lock
   umask 077
   secrets="$release_dir/$SECRETS_DIR"
   mkdir -p "$secrets"
@@ -46,7 +69,7 @@ receive_secrets() {
 }
 
 apply_firewall() {
-  sudo -n install -m 0755 "$release_dir/$FIREWALL_RULES" "$FIREWALL_SCRIPT"
+  sudo -n install -m 0755 "$1/$FIREWALL_RULES" "$FIREWALL_SCRIPT"
   sudo -n "$FIREWALL_SCRIPT"
 }
 
@@ -69,14 +92,24 @@ gate() {
   done
 }
 
+forget() { # file id: drops id from a list file
+  if [ -f "$1" ]; then
+    grep -vx "$2" "$1" > "$1.next" || true
+    mv "$1.next" "$1"
+  fi
+}
+
 roll_back() {
   reason=$1
   service=$2
   say "FAILED: $reason"
-  say "last log lines of $service:"
-  compose "$release_dir" logs --no-color --tail "$LOG_LINES" "$service" >&2 || true
+  say "last log lines of ${service:-the services}:"
+  compose "$release_dir" logs --no-color --tail "$LOG_LINES" ${service:+"$service"} >&2 || true
+  forget "$failed" "$release_id"
+  echo "$release_id" >> "$failed"
   if [ -n "$previous" ] && [ "$previous" != "$release_dir" ] && [ -d "$previous" ]; then
     say "restoring the previous release $(basename "$previous")"
+    apply_firewall "$previous"
     point_current_at "$previous"
     # --build: the socket server image tag is shared, and now holds the failed release's build.
     if compose "$previous" up --detach --build --wait --remove-orphans >&2; then
@@ -85,38 +118,40 @@ roll_back() {
       say "the previous release did not come back healthy either"
     fi
   else
-    say "no previous release to restore"
+    say "no previous release to restore: stopping this one"
+    compose "$release_dir" down --remove-orphans >&2 || true
+    rm -f "$current" "$owner"
   fi
   exit 1
 }
 
-record_attempt() {
-  # Activation order, newest last; a release appears once.
-  grep -vx "$release_id" "$history" 2>/dev/null > "$history.next" || true
-  echo "$release_id" >> "$history.next"
-  mv "$history.next" "$history"
+record_success() {
+  forget "$history" "$release_id"
+  forget "$failed" "$release_id"
+  echo "$release_id" >> "$history"
 }
 
 prune() {
-  # Only releases that were activated before are pruned; an uploaded one waiting for its
-  # activation is left alone.
+  # Releases that fell out of the kept set, and failed attempts: the live one is never among them.
   dropped=$(head -n "-$KEEP_RELEASES" "$history")
-  for id in $dropped; do
+  for id in $dropped $(cat "$failed" 2> /dev/null || true); do
     say "pruning release $id"
-    rm -rf "${app_dir:?}/releases/$id"
+    rm -rf "${app_dir:?}/releases/${id:?}"
   done
   tail -n "$KEEP_RELEASES" "$history" > "$history.next"
   mv "$history.next" "$history"
+  rm -f "$failed"
 }
 
 activate() {
-  previous=$(readlink "$current" 2>/dev/null || true)
-  record_attempt
-  apply_firewall
+  hold_lock
+  claim_host
+  previous=$(readlink "$current" 2> /dev/null || true)
+  apply_firewall "$release_dir"
   point_current_at "$release_dir"
   say "starting services"
   if ! compose "$release_dir" up --detach --build --wait --remove-orphans >&2; then
-    unhealthy=$(compose "$release_dir" ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2>/dev/null |
+    unhealthy=$(compose "$release_dir" ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2> /dev/null |
       awk '$2 != "healthy" { print $1; exit }')
     roll_back "docker compose up --wait: ${unhealthy:-a service} did not become healthy" "${unhealthy:-}"
   fi
@@ -124,16 +159,18 @@ activate() {
   if ! gate; then
     roll_back "health gate: https://${failed_check%%=*}$HEALTH_ROUTE did not answer" "${failed_check#*=}"
   fi
+  record_success
   prune
   say "release active"
 }
 
 retire() {
-  if [ "$(readlink "$current" 2>/dev/null || true)" = "$release_dir" ]; then
-    say "stopping the stack"
+  hold_lock
+  if [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ]; then
+    say "stopping the stack and removing its releases"
     compose "$release_dir" down --remove-orphans --volumes >&2
-    rm -f "$current" "$history"
-    rm -rf "$app_dir/releases"
+    rm -rf "${app_dir:?}/releases" "$current" "$history" "$failed" "$owner" "$app_dir/.lock"
+    rmdir "$app_dir" 2> /dev/null || true
   fi
 }
 

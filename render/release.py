@@ -22,6 +22,8 @@ FILES = Path(__file__).resolve().parents[1] / "files"
 
 @dataclass(frozen=True)
 class ReleaseSettings:
+    # The stack the release belongs to: a host serves one stack.
+    stack: str
     public_ip: str
     socket_hostname: str
     livekit_hostname: str
@@ -36,11 +38,15 @@ class ReleaseSettings:
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
     gate_attempts: int = 30
     gate_interval_seconds: int = 2
+    # How long an activation waits for another rollout on the same host.
+    lock_wait_seconds: int = 600
 
 
 def _release_env(settings: ReleaseSettings) -> str:
     services = {settings.socket_hostname: "socket-server", settings.livekit_hostname: "livekit"}
     values = {
+        "STACK": settings.stack,
+        "LOCK_WAIT_SECONDS": str(settings.lock_wait_seconds),
         "COMPOSE_PROJECT": layout.COMPOSE_PROJECT,
         "COMPOSE_FILE": layout.COMPOSE_FILE,
         "FIREWALL_RULES": layout.FIREWALL_RULES,
@@ -81,6 +87,12 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         for name, content in sorted(settings.socket_server_source.items()):
             files[f"{layout.SOCKET_SERVER_DIR}/{name}"] = content
     return files
+
+
+def retire_command(script_path: str) -> str:
+    """The delete of an activation: a release already pruned from the host has nothing to retire."""
+    quoted = shlex.quote(script_path)
+    return f"if [ -f {quoted} ]; then sh {quoted} retire; fi"
 
 
 def render_secret_files(livekit_api_key: str, livekit_api_secret: str, origin_key_pem: str | None) -> dict[str, str]:

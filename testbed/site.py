@@ -111,6 +111,7 @@ def socket_server_source(directory: Path) -> dict[str, str]:
 def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str) -> Path:
     """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
     settings = ReleaseSettings(
+        stack="e2e",
         public_ip=SERVER,
         socket_hostname=SOCKET_HOST,
         livekit_hostname=LIVEKIT_HOST,

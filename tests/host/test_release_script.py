@@ -19,6 +19,7 @@ from render.release import (
     release_id,
     render_plain_files,
     render_secret_files,
+    retire_command,
     secrets_stdin,
 )
 
@@ -43,14 +44,15 @@ class Host:
     def env(self) -> dict[str, str]:
         return {**os.environ, "PATH": f"{STANDINS}:{os.environ['PATH']}", "STANDIN_DIR": str(self.standin_dir)}
 
-    def upload(self, variant: int) -> str:
+    def upload(self, variant: int, stack: str = "prod", ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",)) -> str:
         """What the CopyToRemote resources do: one release directory of plain files."""
         settings = ReleaseSettings(
+            stack=stack,
             public_ip="203.0.113.10",
             socket_hostname="space-socket.flow-coder.com",
             livekit_hostname="space-livekit.flow-coder.com",
             certificate_pem=f"-----BEGIN CERTIFICATE-----\nvariant {variant}\n-----END CERTIFICATE-----\n",
-            ingress=Ingress(("0.0.0.0/0",)),
+            ingress=Ingress(ssh_cidrs),
             ocpus=4,
             memory_gb=24,
             socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
@@ -71,6 +73,11 @@ class Host:
         return subprocess.run(
             ["sh", str(script), action], input=stdin, capture_output=True, text=True, env=self.env(), timeout=60
         )
+
+    def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
+        """What deleting an activation runs (the release may be pruned already)."""
+        command = retire_command(str(self.app / "releases" / identifier / "release.sh"))
+        return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=self.env(), timeout=60)
 
     def deploy(self, identifier: str) -> subprocess.CompletedProcess[str]:
         received = self.run(identifier, "receive-secrets", secrets_stdin(SECRETS))
@@ -202,3 +209,87 @@ def test_no_secret_reaches_a_command_line_or_any_output(host: Host) -> None:
     seen = argv + "".join(result.stdout + result.stderr for result in outputs)
     for secret in (LIVEKIT_SECRET, "ORIGINKEYMATERIALneverprinted"):
         assert secret not in seen, "a secret appeared in a command line or the output"
+
+
+def test_failed_attempts_never_push_a_live_release_out_of_the_kept_set(host: Host) -> None:
+    good = [host.upload(n) for n in (1, 2, 3)]
+    for identifier in good:
+        assert host.deploy(identifier).returncode == 0
+    failures = [host.upload(n) for n in (4, 5)]
+    for identifier in failures:
+        host.mark(identifier, "fail-health")
+        assert host.deploy(identifier).returncode != 0
+        assert host.current() == good[-1] and host.running() == good[-1]
+        assert set(good) <= host.releases(), "a failed attempt pruned a kept release"
+    last = host.upload(6)
+    assert host.deploy(last).returncode == 0
+    assert host.releases() == {good[1], good[2], last}, "failed attempts are pruned once a release is live"
+    assert (host.app / "releases.log").read_text().split() == [good[1], good[2], last]
+
+
+def test_retiring_a_pruned_release_succeeds_and_changes_nothing(host: Host) -> None:
+    ids = [host.upload(n) for n in range(1, 5)]
+    for identifier in ids:
+        assert host.deploy(identifier).returncode == 0
+    assert ids[0] not in host.releases()
+    for _ in range(2):
+        result = host.retire(ids[0])
+        assert result.returncode == 0, result.stderr
+    assert host.current() == ids[-1] and host.running() == ids[-1]
+
+
+def test_failing_first_release_leaves_nothing_running_and_destroy_leaves_the_host_clean(host: Host) -> None:
+    bad = host.upload(1)
+    host.mark(bad, "fail-start")
+    assert host.deploy(bad).returncode != 0
+    assert not (host.standin_dir / "running").exists(), "a failed first release must not keep running"
+    assert not (host.app / "current").exists()
+    good = host.upload(2)
+    assert host.deploy(good).returncode == 0
+    assert host.retire(good).returncode == 0
+    assert not host.app.exists(), f"left on the host: {list(host.app.rglob('*')) if host.app.exists() else []}"
+
+
+def test_rollback_restores_the_previous_firewall(host: Host) -> None:
+    good = host.upload(1, ssh_cidrs=("198.51.100.0/24",))
+    bad = host.upload(2, ssh_cidrs=("203.0.113.0/24",))
+    installed = host.root / "sbin" / "flowspace-firewall"
+    assert host.deploy(good).returncode == 0
+    good_rules = installed.read_text()
+    host.mark(bad, "fail-health")
+    assert host.deploy(bad).returncode != 0
+    assert "203.0.113.0/24" not in installed.read_text()
+    assert installed.read_text() == good_rules, "the failed release's firewall stayed in force"
+
+
+def test_concurrent_activations_take_turns(host: Host) -> None:
+    first, second = host.upload(1), host.upload(2)
+    for identifier in (first, second):
+        assert host.run(identifier, "receive-secrets", secrets_stdin(SECRETS)).returncode == 0
+    env = {**host.env(), "STANDIN_UP_SECONDS": "1"}
+    runs = [
+        subprocess.Popen(
+            ["sh", str(host.app / "releases" / identifier / "release.sh"), "activate"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for identifier in (first, second)
+    ]
+    for run in runs:
+        assert run.wait(timeout=60) == 0, run.stderr.read() if run.stderr else ""
+    order = [line for line in (host.standin_dir / "argv.log").read_text().splitlines() if line.startswith("docker")]
+    owners = [first if f"/{first} " in line else second for line in order if "compose" in line]
+    assert owners == sorted(owners, key=owners.index), f"activations interleaved: {owners}"
+    assert host.current() == owners[-1] and host.running() == owners[-1]
+    assert set((host.app / "releases.log").read_text().split()) == {first, second}
+
+
+def test_a_host_serves_one_stack(host: Host) -> None:
+    prod = host.upload(1, stack="prod")
+    assert host.deploy(prod).returncode == 0
+    dev = host.upload(2, stack="dev")
+    result = host.deploy(dev)
+    assert result.returncode != 0
+    assert "this host serves stack 'prod'; refusing to roll stack 'dev' onto it" in result.stderr
+    assert host.current() == prod and host.running() == prod

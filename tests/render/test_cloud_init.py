@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from model import ports
+from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT
 from model.ports import Ingress
 from render import firewall
 from render.cloud_init import CloudInitSettings, render_cloud_init
@@ -19,7 +20,7 @@ from testbed.netns import ORACLE_RULES, Pair, namespace_pair
 from testbed.tools import require_root, require_tool
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PROBE = Path(__file__).parents[1] / "probe.py"
+PROBE = Path(__file__).parents[2] / "testbed" / "probe.py"
 CLOUDFLARE_STAND_IN = "192.0.2.3"
 BROWSER = "192.0.2.2"
 HOST_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -49,8 +50,8 @@ def test_cloud_init_installs_docker_compose_and_the_persistent_firewall() -> Non
     document = yaml.safe_load(render_cloud_init(SETTINGS))
     assert {"docker.io", "docker-compose-v2"} <= set(document["packages"])
     paths = {entry["path"] for entry in document["write_files"]}
-    assert {firewall.SCRIPT_PATH, f"/etc/systemd/system/{firewall.UNIT_NAME}"} <= paths
-    assert ["systemctl", "enable", "--now", firewall.UNIT_NAME] in document["runcmd"]
+    assert {FIREWALL_SCRIPT_PATH, f"/etc/systemd/system/{FIREWALL_UNIT}"} <= paths
+    assert ["systemctl", "enable", "--now", FIREWALL_UNIT] in document["runcmd"]
     assert not any("netfilter-persistent" in " ".join(cmd) and "save" in cmd for cmd in document["runcmd"])
     assert document["ssh_keys"]["ed25519_private"] == HOST_KEY
 

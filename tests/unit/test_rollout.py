@@ -54,7 +54,8 @@ def test_release_lands_in_a_content_addressed_directory(prod: Run) -> None:
         f"/home/ubuntu/flowspace/releases/{release}/release.sh activate"
         in prod.named("rollout-activate").inputs["create"]
     )
-    assert prod.named("rollout-activate").inputs["delete"].endswith("release.sh retire")
+    delete = prod.named("rollout-activate").inputs["delete"]
+    assert delete.startswith("if [ -f ") and delete.endswith("release.sh retire; fi"), delete
 
 
 def test_rendering_twice_gives_the_same_release(prod: Run) -> None:
