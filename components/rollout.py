@@ -104,6 +104,7 @@ class Rollout(pulumi.ComponentResource):
                     memory_gb=args.instance.memory_gb,
                     socket_server_image=args.socket_server.image,
                     socket_server_source=args.socket_server.source_files,
+                    gate_seconds=args.socket_server.health_gate_seconds,
                 )
             )
 

@@ -37,7 +37,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "Compute": (*compute.KEYS, PROTECT),
     "Network": network.KEYS,
     "Cloudflare edge": edge.KEYS,
-    "Socket server": app.KEYS,
+    "App and rollout": app.KEYS,
     "Cost": cost.KEYS,
     "Vercel": vercel.KEYS,
     "Existing server": existing.KEYS,

@@ -1,4 +1,5 @@
-"""The app on the host: the socket server, pulled as an image or built from a source folder."""
+"""The app on the host: the socket server (pulled as an image or built from a source folder), and
+how long a rollout waits for it."""
 
 from __future__ import annotations
 
@@ -32,10 +33,28 @@ SOCKET_SERVER_SOURCE = Key(
     "files/socket-server",
     default="files/socket-server",
 )
-KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE)
+HEALTH_GATE_SECONDS = Key(
+    "healthGateSeconds",
+    "integer",
+    "int",
+    "how long a rollout waits for each hostname to answer through Caddy before it restores the previous release",
+    "120",
+    default=60,
+)
+KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE, HEALTH_GATE_SECONDS)
+# Long enough for a socket server image to build on a small VM.
+MAX_HEALTH_GATE_SECONDS = 1800
+
+
+def read_health_gate_seconds(reader: Reader) -> int:
+    seconds = reader.integer(HEALTH_GATE_SECONDS)
+    if not 1 <= seconds <= MAX_HEALTH_GATE_SECONDS:
+        reader.problem(HEALTH_GATE_SECONDS, f"{seconds} is outside 1-{MAX_HEALTH_GATE_SECONDS} seconds")
+    return seconds
 
 
 def read_socket_server(reader: Reader) -> SocketServer:
+    gate = read_health_gate_seconds(reader)
     image = reader.raw(SOCKET_SERVER_IMAGE)
     if image is not None:
         pinned = ":" in image.rsplit("/", 1)[-1] or "@" in image
@@ -44,7 +63,7 @@ def read_socket_server(reader: Reader) -> SocketServer:
                 SOCKET_SERVER_IMAGE,
                 f"{image!r} is not an image reference pinned to a tag or digest (e.g. ghcr.io/acme/socket:1.4.2)",
             )
-        return SocketServer(image)
+        return SocketServer(image, health_gate_seconds=gate)
     source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)
     source_dir = (PROJECT_DIR / source_text).resolve()
     missing = [name for name in REQUIRED_SOURCE_FILES if not (source_dir / name).is_file()]
@@ -54,7 +73,7 @@ def read_socket_server(reader: Reader) -> SocketServer:
             f"{source_text!r} has no {' or '.join(missing)}; the host builds the socket server from it",
             f"{SOCKET_SERVER_SOURCE.set_command()}, or pull an image: {SOCKET_SERVER_IMAGE.set_command()}",
         )
-        return SocketServer(None)
+        return SocketServer(None, health_gate_seconds=gate)
     files: dict[str, str] = {}
     for name in SOCKET_SERVER_FILES:
         path = source_dir / name
@@ -64,4 +83,4 @@ def read_socket_server(reader: Reader) -> SocketServer:
             files[name] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reader.problem(SOCKET_SERVER_SOURCE, f"{source_text}/{name} cannot be read as UTF-8 text ({error})")
-    return SocketServer(None, files)
+    return SocketServer(None, files, gate)

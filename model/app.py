@@ -11,3 +11,5 @@ class SocketServer:
     image: str | None
     # The files a release ships, by name; empty when an image is pulled.
     source_files: dict[str, str] = field(default_factory=dict)
+    # How long the rollout waits for each hostname to answer through Caddy.
+    health_gate_seconds: int = 60

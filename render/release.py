@@ -36,7 +36,7 @@ class ReleaseSettings:
     socket_server_source: Mapping[str, str] = field(default_factory=dict)
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
-    gate_attempts: int = 30
+    gate_seconds: int = 60
     gate_interval_seconds: int = 2
     # How long an activation waits for another rollout on the same host.
     lock_wait_seconds: int = 600
@@ -54,7 +54,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),
-        "GATE_ATTEMPTS": str(settings.gate_attempts),
+        "GATE_ATTEMPTS": str(max(1, -(-settings.gate_seconds // max(1, settings.gate_interval_seconds)))),
         "GATE_INTERVAL_SECONDS": str(settings.gate_interval_seconds),
         "LOG_LINES": "40",
         "KEEP_RELEASES": str(settings.keep_releases),

@@ -23,7 +23,7 @@ from render.release import (
     secrets_stdin,
 )
 
-STANDINS = Path(__file__).parent / "standins"
+STANDINS = Path(__file__).resolve().parents[2] / "testbed" / "standins"
 LIVEKIT_SECRET = "Zq8sSecretThatMustNeverBeSeen0123456789abcdefgh"
 ORIGIN_KEY = "-----BEGIN PRIVATE KEY-----\nORIGINKEYMATERIALneverprinted\n-----END PRIVATE KEY-----\n"
 SECRETS = render_secret_files("APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY)
@@ -57,7 +57,7 @@ class Host:
             memory_gb=24,
             socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
-            gate_attempts=2,
+            gate_seconds=2,
             gate_interval_seconds=0,
         )
         files = render_plain_files(settings)

@@ -1,0 +1,258 @@
+"""The real Pulumi engine running the project's program, as a user runs it, against an OpenSSH
+server in a network namespace that plays the existing server.
+
+The host: sshd in its own network namespace and its own mount namespace (tmpfs over /home and
+/usr/local/sbin, so nothing lands on this machine), with stand-ins for docker, sudo, curl and
+cloud-init first on the session PATH; every command they receive is logged. The operator: the
+`pulumi` CLI from `scripts/install-pulumi` in a copy of the project with a `file://` backend, in a
+second namespace joined to the host by a veth pair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from testbed.netns import Pair, namespace_pair, sh
+
+ROOT = Path(__file__).resolve().parents[1]
+STANDINS = Path(__file__).parent / "standins"
+# What `pulumi up` needs of the project, as a checkout has it.
+PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")
+PASSPHRASE = "engine-suite-passphrase"
+HOST_USER = "root"
+APP_DIR = f"/home/{HOST_USER}/flowspace"
+
+
+def install_engine() -> Path:
+    """The engine bundle (bin/, plugins/), built once per machine and cached."""
+    result = subprocess.run([str(ROOT / "scripts" / "install-pulumi")], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/install-pulumi failed:\n{result.stderr[-4000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class SshHost:
+    pair: Pair
+    workdir: Path
+    sshd: subprocess.Popen[bytes]
+    host_public_key: str
+    login_key: Path
+
+    @property
+    def address(self) -> str:
+        return self.pair.server_ip
+
+    @property
+    def standin_dir(self) -> Path:
+        return self.workdir / "standin"
+
+    def inside(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Runs a command in the host's network and mount namespaces (where its files are)."""
+        return sh("nsenter", "-t", str(self.sshd.pid), "-m", "-n", *args, check=check)
+
+    def commands(self) -> list[str]:
+        log = self.standin_dir / "argv.log"
+        return log.read_text().splitlines() if log.exists() else []
+
+    def sessions(self) -> int:
+        """SSH sessions accepted so far, from sshd's own log."""
+        return (self.workdir / "sshd.log").read_text().count("Accepted publickey")
+
+    def files(self) -> dict[str, str]:
+        """Every path under the app folder with its mode, e.g. {'releases/<id>/secrets': '700'}."""
+        listing = self.inside(
+            "sh", "-c", f"cd {APP_DIR} 2>/dev/null && find . -mindepth 1 -printf '%P %m\\n'", check=False
+        )
+        return dict(line.rsplit(" ", 1) for line in listing.stdout.splitlines())
+
+    def read(self, path: str) -> str:
+        return self.inside("cat", f"{APP_DIR}/{path}").stdout
+
+    def behave(self, line: str | None) -> None:
+        """A stand-in behaviour ("* fail-health"), or None for none."""
+        (self.standin_dir / "behaviour").write_text(f"{line}\n" if line else "")
+
+
+def _sshd_config(workdir: Path, address: str) -> str:
+    path = f"{STANDINS}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return f"""Port 22
+ListenAddress {address}
+HostKey {workdir}/host_key
+AuthorizedKeysFile {workdir}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+SetEnv PATH={path} STANDIN_DIR={workdir}/standin
+"""
+
+
+@contextmanager
+def ssh_host(workdir: Path, tag: str = "ea") -> Iterator[SshHost]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "standin").mkdir()
+    for name in ("host_key", "login_key"):
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(workdir / name))
+    shutil.copy(workdir / "login_key.pub", workdir / "authorized_keys")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    with namespace_pair(tag) as pair:
+        (workdir / "sshd_config").write_text(_sshd_config(workdir, pair.server_ip))
+        boot = (
+            "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
+            f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
+        )
+        with (workdir / "sshd.log").open("wb") as log:
+            sshd = pair.popen(
+                pair.server,
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c", boot],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        host = SshHost(pair, workdir, sshd, (workdir / "host_key.pub").read_text().strip(), workdir / "login_key")
+        try:
+            _wait_for_sshd(host)
+            yield host
+        finally:
+            sshd.terminate()
+            sshd.wait(timeout=10)
+
+
+def _wait_for_sshd(host: SshHost) -> None:
+    deadline = time.monotonic() + 15
+    while "Server listening" not in (host.workdir / "sshd.log").read_text():
+        if host.sshd.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"sshd did not start: {(host.workdir / 'sshd.log').read_text()}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Operator:
+    """A copy of the project with one stack, and the `pulumi` CLI that drives it."""
+
+    engine: Path
+    project: Path
+    namespace: str
+    state: Path
+    home: Path
+    stack: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.extra_env,
+            "PATH": f"{self.engine / 'bin'}:{os.environ['PATH']}",
+            "PULUMI_HOME": str(self.home),
+            "PULUMI_BACKEND_URL": f"file://{self.state}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        }
+
+    def pulumi(self, *args: str, stdin: str | None = None, timeout: float = 600) -> Run:
+        started = time.monotonic()
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.namespace, str(self.engine / "bin" / "pulumi"), *args, "--stack", self.stack],
+            cwd=self.project,
+            env=self.env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Run(result.returncode, result.stdout, result.stderr, time.monotonic() - started)
+
+    def must(self, *args: str, stdin: str | None = None) -> Run:
+        run = self.pulumi(*args, stdin=stdin)
+        assert run.returncode == 0, f"pulumi {' '.join(args)} failed:\n{run.output[-6000:]}"
+        return run
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        stack_file = self.project / f"Pulumi.{self.stack}.yaml"
+        document = yaml.safe_load(stack_file.read_text()) or {}
+        document.setdefault("config", {}).update({f"flowspace:{key}": value for key, value in values.items()})
+        stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def outputs(self) -> dict[str, object]:
+        return dict(json.loads(self.must("stack", "output", "--json").stdout))
+
+    def state_files(self) -> list[Path]:
+        return [path for path in self.state.rglob("*") if path.is_file()]
+
+
+def project_copy(destination: Path) -> Path:
+    destination.mkdir(parents=True)
+    for name in PROGRAM:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+        else:
+            shutil.copy(source, destination / name)
+    # The program's virtualenv, as `pulumi up` would have made it (Pulumi.yaml: virtualenv .venv).
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+    return destination
+
+
+@contextmanager
+def operator_for(
+    host: SshHost, engine: Path, workdir: Path, config: Mapping[str, str], stack: str = "engine"
+) -> Iterator[Operator]:
+    home = workdir / "pulumi-home"
+    (home / "plugins").mkdir(parents=True)
+    # The engine takes a plugin folder that is a real directory, holding the binary (or a link to it).
+    for plugin in (engine / "plugins").iterdir():
+        (home / "plugins" / plugin.name).mkdir()
+        for binary in plugin.iterdir():
+            (home / "plugins" / plugin.name / binary.name).symlink_to(binary.resolve())
+    (workdir / "state").mkdir()
+    operator = Operator(engine, project_copy(workdir / "project"), host.pair.client, workdir / "state", home, stack)
+    operator.must("stack", "init")
+    operator.set_config(config)
+    operator.must("config", "set", "--secret", "flowspace:targetPrivateKey", stdin=host.login_key.read_text())
+    yield operator
+
+
+def existing_server_config(host: SshHost) -> dict[str, str]:
+    return {
+        "targetHost": host.address,
+        "targetUser": HOST_USER,
+        "targetHostKey": host.host_public_key,
+        "domain": "flow-coder.com",
+        "socketHostname": "space-socket.flow-coder.com",
+        "livekitHostname": "space-livekit.flow-coder.com",
+        "ocpus": "2",
+        "memoryGb": "12",
+        # A failing release is given up on quickly (the stand-ins answer at once when healthy).
+        "healthGateSeconds": "2",
+    }

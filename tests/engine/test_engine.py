@@ -1,0 +1,221 @@
+"""The project's program under the real Pulumi engine (CLI, language host, command and random
+plugins) against an OpenSSH server in a network namespace, exactly as a user runs `pulumi`.
+
+The tests of one module share one stack and run in order: each scenario starts from the state the
+previous one left, as the next `pulumi up` on a real stack would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed.engine import (
+    APP_DIR,
+    Operator,
+    Run,
+    SshHost,
+    existing_server_config,
+    install_engine,
+    operator_for,
+    ssh_host,
+)
+from testbed.tools import require, require_root, require_tool
+
+UP = ("up", "--yes", "--skip-preview", "--non-interactive", "--diff")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Path:
+    require_root()
+    for tool in ("ssh-keygen", "unshare", "nsenter", "flock"):
+        require_tool(tool)
+    require(Path("/usr/sbin/sshd").exists(), "openssh-server is not installed")
+    try:
+        return install_engine()
+    except RuntimeError as error:
+        require(False, f"the Pulumi engine could not be installed: {error}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def site(engine: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SshHost, Operator]]:
+    work = tmp_path_factory.mktemp("engine")
+    with (
+        ssh_host(work / "host") as host,
+        operator_for(host, engine, work / "operator", existing_server_config(host)) as operator,
+    ):
+        yield host, operator
+
+
+@pytest.fixture
+def host(site: tuple[SshHost, Operator]) -> SshHost:
+    return site[0]
+
+
+@pytest.fixture
+def operator(site: tuple[SshHost, Operator]) -> Operator:
+    return site[1]
+
+
+def current_release(host: SshHost) -> str:
+    return host.inside("readlink", f"{APP_DIR}/current").stdout.strip().rsplit("/", 1)[-1]
+
+
+def running_release(host: SshHost) -> str:
+    running = host.standin_dir / "running"
+    return running.read_text().strip() if running.exists() else ""
+
+
+def releases_on(host: SshHost) -> set[str]:
+    return {path.split("/")[1] for path in host.files() if path.startswith("releases/") and path.count("/") == 1}
+
+
+def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
+    run = operator.must("preview", "--non-interactive")
+    assert "+ 18 to create" in run.output, run.output[-2000:]
+    assert "command:remote:Command" in run.output and "rollout-activate" in run.output
+    assert host.commands() == [], "preview ran commands on the host"
+    assert host.sessions() == 0, "preview opened SSH sessions"
+
+
+def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost, operator: Operator) -> None:
+    run = operator.must(*UP)
+    assert "18 created" in run.output
+    outputs = operator.outputs()
+    release = str(outputs["release_id"])
+    files = host.files()
+    assert files[f"releases/{release}/secrets"] == "700", files
+    assert files[f"releases/{release}/secrets/livekit-keys.yaml"] == "600"
+    assert {
+        f"releases/{release}/{name}" for name in ("docker-compose.yml", "livekit.yaml", "Caddyfile", "release.sh")
+    } <= set(files)
+    assert current_release(host) == release and running_release(host) == release
+    commands = host.commands()
+    assert any(f"/{release} -f" in line and " up --detach --build --wait" in line for line in commands), commands
+    assert sum("curl " in line and "/healthz" in line for line in commands) == 2, "the gate checks both hostnames"
+    assert "healthy: https://space-socket.flow-coder.com/healthz" in run.output
+    assert outputs["socket_url"] == "https://space-socket.flow-coder.com"
+    assert outputs["public_ip"] == host.address
+    assert outputs["vercel_env"] == "[secret]"
+
+
+def test_3_up_again_changes_nothing_and_runs_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
+    commands, sessions = host.commands(), host.sessions()
+    run = operator.must(*UP)
+    assert "18 unchanged" in run.output, run.output[-2000:]
+    assert host.commands() == commands, "an unchanged stack ran commands on the host"
+    assert host.sessions() == sessions, "an unchanged stack opened SSH sessions"
+
+
+def test_4_one_changed_setting_rolls_exactly_one_new_release(host: SshHost, operator: Operator) -> None:
+    before = str(operator.outputs()["release_id"])
+    operator.set_config({"memoryGb": "8"})
+    operator.must(*UP)
+    after = str(operator.outputs()["release_id"])
+    assert after != before
+    assert releases_on(host) == {before, after}, "the previous release is kept, and only one is added"
+    changed = [
+        name
+        for name in ("docker-compose.yml", "livekit.yaml", "Caddyfile", "firewall.sh", "release.sh", "release.env")
+        if host.read(f"releases/{before}/{name}") != host.read(f"releases/{after}/{name}")
+    ]
+    assert changed == ["docker-compose.yml"], changed
+    assert current_release(host) == after and running_release(host) == after
+
+
+def test_5_a_failing_health_gate_fails_up_and_keeps_the_previous_release_serving(
+    host: SshHost, operator: Operator
+) -> None:
+    serving = str(operator.outputs()["release_id"])
+    host.behave("* fail-health")
+    operator.set_config({"memoryGb": "10"})
+    run = operator.pulumi(*UP)
+    assert run.returncode != 0, "a release that fails its gate must fail pulumi up"
+    assert "health gate: https://space-socket.flow-coder.com/healthz did not answer" in run.output
+    assert "stand-in log line of release" in run.output, "the failing service's log lines are shown"
+    assert f"restoring the previous release {serving}" in run.output
+    assert current_release(host) == serving and running_release(host) == serving
+    host.behave(None)
+    operator.must(*UP)
+    fixed = str(operator.outputs()["release_id"])
+    assert fixed != serving and current_release(host) == fixed and running_release(host) == fixed
+
+
+def test_6_failures_and_good_releases_in_any_order_never_jam(host: SshHost, operator: Operator) -> None:
+    serving = str(operator.outputs()["release_id"])
+    host.behave("* fail-health")
+    for memory in ("6", "7"):
+        operator.set_config({"memoryGb": memory})
+        assert operator.pulumi(*UP).returncode != 0
+        assert current_release(host) == serving and serving in releases_on(host)
+    host.behave(None)
+    for memory in ("9", "11", "12", "9"):
+        operator.set_config({"memoryGb": memory})
+        operator.must(*UP)
+        live = str(operator.outputs()["release_id"])
+        assert current_release(host) == live and running_release(host) == live
+        assert len(releases_on(host)) <= 3, releases_on(host)
+    again = operator.must(*UP)
+    assert "18 unchanged" in again.output, again.output[-2000:]
+
+
+def test_7_no_plaintext_secret_anywhere_in_the_state(host: SshHost, operator: Operator) -> None:
+    livekit_secret = json.loads(operator.must("stack", "output", "vercel_env", "--show-secrets", "--json").stdout)[
+        "LIVEKIT_API_SECRET"
+    ]
+    login_key_body = host.login_key.read_text().splitlines()[1]
+    assert len(livekit_secret) >= 32 and len(login_key_body) > 40
+    files = operator.state_files()
+    assert any(".json" in path.name for path in files), files
+    assert any("history" in str(path) or "backups" in str(path) for path in files), "no history or backups to check"
+    for path in files:
+        text = path.read_bytes().decode(errors="replace")
+        assert livekit_secret not in text, f"the LiveKit secret is in {path}"
+        assert login_key_body not in text, f"the SSH login key is in {path}"
+    stack_file = (operator.project / "Pulumi.engine.yaml").read_text()
+    assert login_key_body not in stack_file and "secure:" in stack_file
+
+
+def test_8_destroy_leaves_nothing_on_the_host_or_in_the_state(host: SshHost, operator: Operator) -> None:
+    run = operator.must("destroy", "--yes", "--non-interactive", "--skip-preview")
+    assert "deleted" in run.output
+    assert running_release(host) == "", "services still run after destroy"
+    assert any(line.endswith("down --remove-orphans --volumes") for line in host.commands())
+    assert host.files() == {}, f"left on the host: {host.files()}"
+    exported = json.loads(operator.must("stack", "export").stdout)
+    assert not exported["deployment"].get("resources"), "resources left in the state"
+
+
+def test_9_two_stacks_aimed_at_one_host_never_interleave(engine: Path, tmp_path: Path) -> None:
+    with ssh_host(tmp_path / "host", tag="eb") as host:
+        config = existing_server_config(host)
+        with (
+            operator_for(host, engine, tmp_path / "a", config, stack="alpha") as alpha,
+            operator_for(host, engine, tmp_path / "b", config, stack="beta") as beta,
+        ):
+            results: dict[str, Run] = {}
+            threads = [
+                threading.Thread(target=lambda op=op: results.__setitem__(op.stack, op.pulumi(*UP)))
+                for op in (alpha, beta)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
+            codes = {stack: run.returncode for stack, run in results.items()}
+            assert sorted(codes.values())[0] == 0 and sorted(codes.values())[1] != 0, codes
+            loser = next(stack for stack, run in results.items() if run.returncode != 0)
+            winner = next(stack for stack in codes if stack != loser)
+            assert (
+                f"this host serves stack '{winner}'; refusing to roll stack '{loser}' onto it" in results[loser].output
+            )
+            ups = [line for line in host.commands() if " up --detach" in line]
+            assert len(ups) == 1, f"only the owning stack's release may start: {ups}"
+            assert host.inside("cat", f"{APP_DIR}/stack").stdout.strip() == winner
+    shutil.rmtree(tmp_path, ignore_errors=True)
