@@ -13,7 +13,7 @@ from components.server import Server, ServerArgs
 from components.tags import tag_every_resource
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig, read_stack_config
-from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment
+from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment, public_urls
 from model.ports import Ingress
 
 
@@ -52,17 +52,6 @@ def cloudflare_edge(config: StackConfig, target: SshTarget) -> tuple[OriginCerti
     return certificate, [certificate, dns]
 
 
-def app_env(config: StackConfig, rollout: Rollout) -> dict[str, pulumi.Output[str] | str]:
-    """The values the Next.js app reads, by stack output name; `vercel_env` maps them to its variables."""
-    socket, livekit = config.edge.socket.name, config.edge.livekit.name
-    values = {
-        "socket_url": f"https://{socket}",
-        "livekit_url": f"wss://{livekit}",
-        "livekit_http_url": f"https://{livekit}",
-    }
-    return {**values, "livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}
-
-
 config = read_stack_config()
 tag_every_resource(config.project)
 ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock)
@@ -73,13 +62,11 @@ rollout_args = RolloutArgs(
     target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project
 )
 rollout = Rollout("rollout", rollout_args, opts=pulumi.ResourceOptions(depends_on=edge_resources))
-values = app_env(config, rollout)
+keys = {"livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}
+values = {**public_urls(*hostnames), **keys}
 variables = secret(pulumi.Output.all(**values).apply(app_environment))
-if vercel := config.vercel:
-    VercelEnv(
-        "vercel-env",
-        VercelEnvArgs(vercel.project_id, vercel.team_id, vercel.targets, variables, config.project.comment),
-    )
+if config.vercel:
+    VercelEnv("vercel-env", VercelEnvArgs(config.vercel, variables, config.project))
 
 pulumi.export("public_ip", target.public_ip)
 pulumi.export("ssh_command", pulumi.Output.concat("ssh ", target.user, "@", target.host))

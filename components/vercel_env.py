@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
 import pulumi
 import pulumiverse_vercel as vercel
 
-from model.app_env import APP_VARIABLES
+from model.app_env import APP_VARIABLES, VercelProject
+from model.project import Project
 
 # Vercel keeps sensitive variables out of the development target.
 SENSITIVE_TARGETS = frozenset({"production", "preview"})
@@ -17,11 +18,9 @@ SENSITIVE_TARGETS = frozenset({"production", "preview"})
 
 @dataclass(frozen=True)
 class VercelEnvArgs:
-    project_id: str
-    team_id: str | None
-    targets: Sequence[str]
+    vercel: VercelProject
     variables: pulumi.Input[Mapping[str, str]]
-    comment: str
+    project: Project
 
 
 def _value(name: str, variables: Mapping[str, str]) -> str:
@@ -37,19 +36,21 @@ class VercelEnv(pulumi.ComponentResource):
         created = []
         for variable in APP_VARIABLES:
             key, sensitive = variable.name, variable.secret
-            targets = [t for t in args.targets if t in SENSITIVE_TARGETS] if sensitive else list(args.targets)
+            targets = (
+                [t for t in args.vercel.targets if t in SENSITIVE_TARGETS] if sensitive else list(args.vercel.targets)
+            )
             if not targets:
                 continue
             created.append(
                 vercel.ProjectEnvironmentVariable(
                     f"{name}-{key.lower().replace('_', '-')}",
-                    project_id=args.project_id,
-                    team_id=args.team_id,
+                    project_id=args.vercel.project_id,
+                    team_id=args.vercel.team_id,
                     key=key,
                     value=variables.apply(partial(_value, key)),
                     targets=targets,
                     sensitive=sensitive,
-                    comment=args.comment,
+                    comment=args.project.comment,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )

@@ -19,9 +19,9 @@ from config.keys import NAMESPACE, Key
 from config.network import NetworkConfig
 from config.problems import ConfigError, Problem
 from config.reader import ConfigSource, Reader
-from config.vercel import VercelConfig
 from model import allowance
 from model.app import SocketServer
+from model.app_env import VercelProject
 from model.compute import InstanceSpec
 from model.project import Project
 
@@ -57,7 +57,7 @@ class StackConfig:
     edge: EdgeConfig
     socket_server: SocketServer
     cost_alerts: allowance.CostAlerts | None
-    vercel: VercelConfig | None
+    vercel: VercelProject | None
     # None: the program creates the OCI network and server.
     existing_server: ExistingServerConfig | None = None
 

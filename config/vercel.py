@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from config.keys import Key
 from config.reader import Reader
+from model.app_env import VercelProject
 
 VERCEL_TARGETS = ("production", "preview", "development")
 
@@ -32,14 +32,7 @@ TARGETS = Key(
 KEYS = (PROJECT_ID, TEAM_ID, TARGETS)
 
 
-@dataclass(frozen=True)
-class VercelConfig:
-    project_id: str
-    team_id: str | None
-    targets: tuple[str, ...]
-
-
-def read_vercel(reader: Reader, stack: str) -> VercelConfig | None:
+def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     project_id = reader.raw(PROJECT_ID)
     default_targets = ("production",) if stack == "prod" else ("preview", "development")
     targets = reader.strings(TARGETS, default=default_targets)
@@ -55,4 +48,4 @@ def read_vercel(reader: Reader, stack: str) -> VercelConfig | None:
     unknown = [target for target in targets if target not in VERCEL_TARGETS]
     if unknown or not targets:
         reader.problem(TARGETS, f"{list(targets)} must be a non-empty list of {', '.join(VERCEL_TARGETS)}")
-    return VercelConfig(project_id, team_id, targets)
+    return VercelProject(project_id, team_id, targets)

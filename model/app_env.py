@@ -24,6 +24,22 @@ APP_VARIABLES = (
 APP_ENV_OUTPUT = "vercel_env"
 
 
+def public_urls(socket_hostname: str, livekit_hostname: str) -> dict[str, str]:
+    """The app's URLs by output name: Socket.io over HTTPS, LiveKit over WSS (browsers) and HTTPS (server)."""
+    return {
+        "socket_url": f"https://{socket_hostname}",
+        "livekit_url": f"wss://{livekit_hostname}",
+        "livekit_http_url": f"https://{livekit_hostname}",
+    }
+
+
+@dataclass(frozen=True)
+class VercelProject:
+    project_id: str
+    team_id: str | None
+    targets: tuple[str, ...]
+
+
 def app_environment(values: Mapping[str, str]) -> dict[str, str]:
     """The variables by name, from values keyed by their output names."""
     return {variable.name: values[variable.output] for variable in APP_VARIABLES}
