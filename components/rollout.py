@@ -31,6 +31,7 @@ from render.release import (
     render_plain_files,
     render_secret_files,
     retire_command,
+    secret_digests,
     secrets_stdin,
 )
 
@@ -166,7 +167,8 @@ class Rollout(pulumi.ComponentResource):
             connection=connection,
             create=pulumi.Output.concat(release_script, " receive-secrets"),
             stdin=secret_files.apply(secrets_stdin),
-            triggers=[this_release],
+            # The digests let a preview say which secret file a release changes (scripts/host-diff).
+            triggers=[this_release, pulumi.Output.unsecret(secret_files.apply(secret_digests))],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
         )
 

@@ -110,6 +110,17 @@ def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) 
     return digest.hexdigest()[:16]
 
 
+def secret_digests(secret_files: Mapping[str, str]) -> str:
+    """`name=digest ...`: tells which secret file changed between releases without revealing any."""
+    return " ".join(
+        f"{name}={hashlib.sha256(content.encode()).hexdigest()[:16]}" for name, content in sorted(secret_files.items())
+    )
+
+
+def parse_secret_digests(text: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
+
+
 def secrets_stdin(secret_files: Mapping[str, str]) -> str:
     """What `release.sh receive-secrets` reads: one `name base64` line per secret file."""
     return "".join(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.host_diff import host_diff, release_from_preview
 from testbed.engine import (
     APP_DIR,
     Operator,
@@ -127,6 +128,25 @@ def test_4_one_changed_setting_rolls_exactly_one_new_release(host: SshHost, oper
     ]
     assert changed == ["docker-compose.yml"], changed
     assert current_release(host) == after and running_release(host) == after
+
+
+def test_4b_the_host_diff_from_the_recorded_release_is_what_the_next_up_uploads(
+    host: SshHost, operator: Operator
+) -> None:
+    operator.set_config({"memoryGb": "9"})
+    document = json.loads(operator.must("preview", "--json", "--diff", "--non-interactive").stdout)
+    old, new = release_from_preview(document, "old"), release_from_preview(document, "new")
+    assert old is not None and new is not None
+    live = str(operator.outputs()["release_id"])
+    assert old.files == {name: host.read(f"releases/{live}/{name}") for name in old.files}, (
+        "old side is the live release"
+    )
+    diff = host_diff(old, new)
+    assert [change.name for change in diff.files if change.status != "unchanged"] == ["docker-compose.yml"]
+    assert not diff.headlines
+    operator.must(*UP)
+    rolled = str(operator.outputs()["release_id"])
+    assert new.files == {name: host.read(f"releases/{rolled}/{name}") for name in new.files}, "new side is what landed"
 
 
 def test_5_a_failing_health_gate_fails_up_and_keeps_the_previous_release_serving(

@@ -1,0 +1,125 @@
+"""scripts/host-diff: what a pull request changes on the host, from the preview's old and new inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from render.release import render_secret_files, secret_digests
+from scripts.host_diff import NO_CHANGES, HostRelease, host_diff, main, release_from_preview, render_markdown
+from testbed.mocks import Run, reveal, run_program
+
+
+def _preview_inputs(value: Any) -> Any:
+    """Inputs as `pulumi preview --json` prints them: assets with their text, secrets hidden."""
+    if isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+        return "[secret]"
+    value = reveal(value)
+    if isinstance(value, dict):
+        return {key: _preview_inputs(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_preview_inputs(item) for item in value]
+    if hasattr(value, "text"):
+        return {"text": value.text}
+    return value
+
+
+def preview_document(old: Run | None, new: Run) -> dict[str, Any]:
+    """A `pulumi preview --json --diff` document from two runs of the program (state, then code)."""
+    before = {resource.urn: resource for resource in old.resources} if old else {}
+    steps = []
+    for resource in new.resources:
+        step: dict[str, Any] = {"urn": resource.urn, "newState": {"inputs": _preview_inputs(resource.inputs)}}
+        if resource.urn in before:
+            step["oldState"] = {"inputs": _preview_inputs(before[resource.urn].inputs)}
+        steps.append(step)
+    now = {resource.urn for resource in new.resources}
+    steps += [
+        {"urn": urn, "oldState": {"inputs": _preview_inputs(r.inputs)}} for urn, r in before.items() if urn not in now
+    ]
+    return {"steps": steps}
+
+
+def diff_of(old: Run | None, new: Run):  # type: ignore[no-untyped-def]
+    document = preview_document(old, new)
+    return host_diff(release_from_preview(document, "old"), release_from_preview(document, "new"))
+
+
+PROD = run_program("prod")
+
+
+def test_one_changed_setting_shows_exactly_that_files_diff() -> None:
+    smaller = run_program("prod", overrides={"flowspace:memoryGb": "16"})
+    diff = diff_of(PROD, smaller)
+    changed = {change.name: change for change in diff.files if change.status != "unchanged"}
+    assert set(changed) == {"docker-compose.yml"}, diff.summary()
+    compose = changed["docker-compose.yml"].diff
+    assert "\n-          memory: " in compose and "\n+          memory: " in compose, compose
+    assert "docker-compose.yml: +3 -3 lines" in diff.summary(), diff.summary()
+    assert diff.summary().startswith("docker-compose.yml: +3 -3 lines; unchanged: Caddyfile, "), diff.summary()
+    assert "livekit.yaml" in diff.summary().split("unchanged: ", 1)[1]
+    assert not diff.headlines, diff.headlines
+
+
+def test_no_change_says_so() -> None:
+    diff = diff_of(PROD, run_program("prod"))
+    assert not diff.changed and diff.summary() == NO_CHANGES
+    assert NO_CHANGES in render_markdown(diff, "prod")
+
+
+def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
+    old_secret, new_secret = "a" * 48, "b" * 48
+    files = {"Caddyfile": "same\n"}
+    old = HostRelease(
+        files, dict(pair.split("=") for pair in secret_digests(render_secret_files("APIkey", old_secret, None)).split())
+    )
+    new = HostRelease(
+        files, dict(pair.split("=") for pair in secret_digests(render_secret_files("APIkey", new_secret, None)).split())
+    )
+    diff = host_diff(old, new)
+    assert diff.summary() == "secrets/livekit-keys.yaml: changed; unchanged: Caddyfile", diff.summary()
+    rendered = render_markdown(diff, "prod")
+    assert old_secret not in rendered and new_secret not in rendered
+
+
+def test_the_mock_program_carries_secret_digests_in_plain_sight() -> None:
+    release = release_from_preview(preview_document(None, PROD), "new")
+    assert release is not None
+    assert set(release.secrets) == {"livekit-keys.yaml", "origin.key"}
+    assert all(len(digest) == 16 for digest in release.secrets.values())
+
+
+def test_ports_opened_and_closed_lead_the_report() -> None:
+    narrowed = run_program("prod", overrides={"flowspace:sshAllowedCidrs": '["203.0.113.7/32"]'})
+    diff = diff_of(PROD, narrowed)
+    assert "host firewall: opens tcp/22 from 203.0.113.7/32 (ssh)" in diff.headlines
+    assert "host firewall: closes tcp/22 from 0.0.0.0/0 (ssh)" in diff.headlines
+    assert "security list: opens tcp/22 from 203.0.113.7/32 (ssh)" in diff.headlines
+    assert "security list: closes tcp/22 from 0.0.0.0/0 (ssh)" in diff.headlines
+    markdown = render_markdown(diff, "prod")
+    assert markdown.index("host firewall: opens") < markdown.index("<details>"), "headlines come first"
+
+
+def test_an_image_change_is_one_headline() -> None:
+    pulled = run_program("prod", overrides={"flowspace:socketServerImage": "ghcr.io/flowcoder/socket-server:2.0.0"})
+    diff = diff_of(PROD, pulled)
+    assert "image of socket-server: node:22.21.1-alpine -> ghcr.io/flowcoder/socket-server:2.0.0" in diff.headlines
+    removed = {change.name for change in diff.files if change.status == "removed"}
+    assert "socket-server/server.js" in removed
+
+
+def test_a_new_hostname_is_one_headline() -> None:
+    renamed = run_program("prod", overrides={"flowspace:socketHostname": "rt.flow-coder.com"})
+    diff = diff_of(PROD, renamed)
+    assert "hostname added: rt.flow-coder.com" in diff.headlines
+    assert "hostname removed: space-socket.flow-coder.com" in diff.headlines
+
+
+def test_the_command_reads_a_recorded_preview(tmp_path: Path, capsys: Any) -> None:
+    recorded = tmp_path / "preview.json"
+    recorded.write_text(json.dumps(preview_document(PROD, run_program("prod", overrides={"flowspace:memoryGb": "16"}))))
+    assert main(["--preview-json", str(recorded), "--format", "markdown", "-s", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### Host changes for `prod`")
+    assert "<details><summary>docker-compose.yml: +3 -3 lines</summary>" in out
