@@ -49,7 +49,7 @@ def test_release_lands_in_a_content_addressed_directory(prod: Run) -> None:
     assert "socket-server/server.js" in files and "socket-server/package-lock.json" in files
     assert f"node_ip: {RESERVED_IP}" in files["livekit.yaml"]
     for resource in [*prod.of_type(COPY), prod.named("rollout-secrets"), prod.named("rollout-activate")]:
-        assert resource.inputs["triggers"] == [release], f"{resource.name} is not triggered by the release id"
+        assert resource.inputs["triggers"][0] == release, f"{resource.name} is not triggered by the release id"
     assert (
         f"/home/ubuntu/flowspace/releases/{release}/release.sh activate"
         in prod.named("rollout-activate").inputs["create"]
