@@ -18,13 +18,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-PLAIN_OUTPUTS = {
-    "NEXT_PUBLIC_SOCKET_URL": "socket_url",
-    "NEXT_PUBLIC_LIVEKIT_URL": "livekit_url",
-    "LIVEKIT_URL": "livekit_http_url",
-    "LIVEKIT_API_KEY": "livekit_api_key",
-}
-SECRET_VARIABLE = "LIVEKIT_API_SECRET"
+from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES
+
+PLAIN_OUTPUTS = {variable.name: variable.output for variable in APP_VARIABLES if not variable.secret}
+(SECRET_VARIABLE,) = (variable.name for variable in APP_VARIABLES if variable.secret)
 HIDDEN = "[secret]"
 
 
@@ -38,7 +35,7 @@ def variables(outputs: Mapping[str, Any], show_secrets: bool) -> dict[str, str]:
         raise OutputsError(f"the stack has no output {', '.join(missing)}: has `pulumi up` run for it?")
     found = {name: str(outputs[output]) for name, output in PLAIN_OUTPUTS.items()}
     if show_secrets:
-        environment = outputs.get("vercel_env")
+        environment = outputs.get(APP_ENV_OUTPUT)
         if not isinstance(environment, Mapping):
             raise OutputsError(
                 "the document holds no secrets: make it with `pulumi stack output --json --show-secrets`"

@@ -30,6 +30,8 @@ STANDINS = Path(__file__).parent / "standins"
 PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")
 PASSPHRASE = "engine-suite-passphrase"
 HOST_USER = "root"
+# Not 22: the program's targetPort is exercised on every run.
+SSH_PORT = 2222
 APP_DIR = f"/home/{HOST_USER}/flowspace"
 
 
@@ -86,7 +88,7 @@ class SshHost:
 
 def _sshd_config(workdir: Path, address: str) -> str:
     path = f"{STANDINS}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return f"""Port 22
+    return f"""Port {SSH_PORT}
 ListenAddress {address}
 HostKey {workdir}/host_key
 AuthorizedKeysFile {workdir}/authorized_keys
@@ -247,6 +249,7 @@ def existing_server_config(host: SshHost) -> dict[str, str]:
     return {
         "targetHost": host.address,
         "targetUser": HOST_USER,
+        "targetPort": str(SSH_PORT),
         "targetHostKey": host.host_public_key,
         "domain": "flow-coder.com",
         "socketHostname": "space-socket.flow-coder.com",

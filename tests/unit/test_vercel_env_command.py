@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +14,7 @@ SECRET = "s3cr3t'with\"quotes$and spaces0123456789"
 
 def run(document: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts/vercel_env.py"), "-", *args],
+        [str(ROOT / "scripts/vercel-env"), "-", *args],
         input=document,
         capture_output=True,
         text=True,
