@@ -39,13 +39,19 @@ from render.release import (
 BOOT_DIAL_ERROR_LIMIT = 60
 BOOT_DIAL_TIMEOUT_SECONDS = 10
 
+# A fresh VM finishes cloud-init within minutes; a host without it (an existing server) has no first boot.
+FIRST_BOOT_TIMEOUT_SECONDS = 1200
 WAIT_FOR_BOOT = (
-    # Hosts without cloud-init (an existing server) skip the wait.
-    "if command -v cloud-init > /dev/null; then echo 'waiting for cloud-init to finish the first boot' >&2; "
-    "cloud-init status --wait > /dev/null 2>&1; status=$?; "
+    "if command -v cloud-init > /dev/null; then "
+    "echo 'waiting for cloud-init to finish the first boot' >&2; "
+    f"timeout {FIRST_BOOT_TIMEOUT_SECONDS} cloud-init status --wait > /dev/null 2>&1; status=$?; "
+    'if [ "$status" -eq 124 ]; then '
+    f'echo "cloud-init has not finished after {FIRST_BOOT_TIMEOUT_SECONDS}s: see /var/log/cloud-init-output.log" >&2; '
+    "exit 1; fi; "
     # 2 means finished with recoverable warnings.
     'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then '
-    'echo "cloud-init failed (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; fi; '
+    'echo "cloud-init reported an error (status $status): see /var/log/cloud-init-output.log" >&2; exit 1; fi; '
+    "else echo 'no cloud-init on this host: no first boot to wait for' >&2; fi; "
     'docker compose version > /dev/null || { echo "docker compose v2 is not installed" >&2; exit 1; }'
 )
 

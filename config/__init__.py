@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from config import app, compute, cost, edge, existing, network, vercel
+from config import app, compute, consistency, cost, edge, existing, network, vercel
 from config.cost import FreeTierConfig
 from config.edge import EdgeConfig
 from config.existing import ExistingServerConfig
@@ -105,6 +105,8 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
             "needs the OCI server this program creates (its VNIC and compartment); an existing server has none",
             f"pulumi config rm {cost.ALERT_EMAIL.full_name}",
         )
+    consistency.check_edge(reader, edge_config)
+    consistency.check_socket_server(reader, socket_server)
     vercel_config = vercel.read_vercel(reader, stack)
     protect = reader.boolean(PROTECT, default=stack == "prod")
     if reader.problems:
@@ -126,6 +128,14 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
 def read_stack_config() -> StackConfig:
     """The running stack's config; a bad one stops the program before anything is declared."""
     try:
-        return load_stack_config(PulumiConfigSource(), pulumi.get_stack())
+        config = load_stack_config(PulumiConfigSource(), pulumi.get_stack())
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
+    host = config.existing_server
+    if host is not None and host.host_key is None:
+        pulumi.log.warn(
+            f"{existing.TARGET_HOST_KEY.full_name} is not set and {existing.ACCEPT_ANY_HOST_KEY.full_name} is true: "
+            f"the SSH host key of {host.address} is not verified, so a machine in the middle would receive the "
+            f"secrets. Pin it: {existing.TARGET_HOST_KEY.set_command()}"
+        )
+    return config

@@ -11,6 +11,8 @@ from config.reader import Reader
 from model.app import SocketServer
 from model.layout import SOCKET_SERVER_FILES
 
+# Tags that name whatever was pushed last: a rollout would not be reproducible.
+MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REQUIRED_SOURCE_FILES = ("package.json", "Dockerfile")
 _IMAGE_REF = re.compile(
@@ -57,11 +59,13 @@ def read_socket_server(reader: Reader) -> SocketServer:
     gate = read_health_gate_seconds(reader)
     image = reader.raw(SOCKET_SERVER_IMAGE)
     if image is not None:
-        pinned = ":" in image.rsplit("/", 1)[-1] or "@" in image
+        tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
+        pinned = "@sha256:" in image or (tag != "" and tag not in MUTABLE_TAGS)
         if not (_IMAGE_REF.fullmatch(image) and pinned):
             reader.problem(
                 SOCKET_SERVER_IMAGE,
-                f"{image!r} is not an image reference pinned to a tag or digest (e.g. ghcr.io/acme/socket:1.4.2)",
+                f"{image!r} is not an image reference pinned to a version tag or digest "
+                f"(e.g. ghcr.io/acme/socket:1.4.2; not {', '.join(MUTABLE_TAGS)})",
             )
         return SocketServer(image, health_gate_seconds=gate)
     source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)

@@ -43,6 +43,14 @@ def is_ipv4(text: str) -> bool:
     return True
 
 
+def is_public_ipv4(text: str) -> bool:
+    """An address browsers on the internet can reach: not private, loopback, unspecified or multicast."""
+    if not is_ipv4(text):
+        return False
+    address = ipaddress.IPv4Address(text)
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
 def openssh_public_key(reader: Reader, key: Key, value: str) -> None:
     single_line = "\n" not in value and "\r" not in value
     try:

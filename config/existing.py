@@ -48,7 +48,23 @@ TARGET_PUBLIC_IP = Key(
     default_doc="`targetHost` when it is an address",
 )
 TARGET_PORT = Key("targetPort", "integer", "int", "SSH port of the server", "2222", default=ports.SSH.first)
-KEYS = (TARGET_HOST, TARGET_PORT, TARGET_USER, TARGET_PRIVATE_KEY, TARGET_HOST_KEY, TARGET_PUBLIC_IP)
+ACCEPT_ANY_HOST_KEY = Key(
+    "acceptAnyHostKey",
+    "boolean",
+    "bool",
+    "connect without verifying the server's host key when `targetHostKey` is not set (a warning on every run)",
+    "true",
+    default=False,
+)
+KEYS = (
+    TARGET_HOST,
+    TARGET_PORT,
+    TARGET_USER,
+    TARGET_PRIVATE_KEY,
+    TARGET_HOST_KEY,
+    ACCEPT_ANY_HOST_KEY,
+    TARGET_PUBLIC_IP,
+)
 _POSIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
@@ -63,9 +79,25 @@ class ExistingServerConfig:
     host_key: str | None
 
 
+def _refuse_dropped(reader: Reader) -> None:
+    """Without targetHost the program creates the server: a target setting would silently do nothing."""
+    for key in KEYS:
+        if key is TARGET_HOST:
+            continue
+        value = reader.raw(key) if not key.secret else ("set" if reader.secret(key) is not None else None)
+        default = None if key.default is None else str(key.default).lower()
+        if value is not None and value.lower() != default:
+            reader.problem(
+                key,
+                "would be ignored: targetHost is not set, so the program creates the server itself",
+                f"pulumi config rm {key.full_name}, or {TARGET_HOST.set_command()} to deploy onto an existing server",
+            )
+
+
 def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
     address = reader.raw(TARGET_HOST)
     if address is None:
+        _refuse_dropped(reader)
         return None
     if not (checks.is_ipv4(address) or checks.is_hostname(address.lower())):
         reader.problem(TARGET_HOST, f"{address!r} is neither an IPv4 address nor a hostname")
@@ -76,14 +108,29 @@ def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
     if not _POSIX_USER.fullmatch(user):
         reader.problem(TARGET_USER, f"{user!r} is not a POSIX user name (lower case, digits, _ and -)")
     public_ip = reader.raw(TARGET_PUBLIC_IP) or (address if checks.is_ipv4(address) else "")
-    if not checks.is_ipv4(public_ip):
+    if not checks.is_public_ipv4(public_ip):
         reader.problem(
             TARGET_PUBLIC_IP,
-            f"{public_ip or 'nothing'!r} is not the server's public IPv4 address (LiveKit advertises it for media)",
+            f"{public_ip or 'nothing'!r} is not the server's public IPv4 address (LiveKit advertises it to browsers "
+            "for media, so a private, loopback or unspecified address would leave every call without media)",
         )
     host_key = reader.raw(TARGET_HOST_KEY)
+    accept_any = reader.boolean(ACCEPT_ANY_HOST_KEY)
     if host_key is not None:
         checks.openssh_public_key(reader, TARGET_HOST_KEY, host_key)
+        if accept_any:
+            reader.problem(
+                ACCEPT_ANY_HOST_KEY,
+                "is true while targetHostKey pins the server's key; the pin is what protects the secrets",
+                f"pulumi config rm {ACCEPT_ANY_HOST_KEY.full_name}",
+            )
+    elif not accept_any:
+        reader.problem(
+            TARGET_HOST_KEY,
+            "is not set: the rollout sends secrets over SSH and must know the server's host key",
+            f"{TARGET_HOST_KEY.set_command()} (ssh-keyscan -t ed25519 {address}, checked out of band), or accept "
+            f"any key knowingly: {ACCEPT_ANY_HOST_KEY.set_command()}",
+        )
     private_key = reader.secret(TARGET_PRIVATE_KEY)
     if private_key is None:
         reader.problem(TARGET_PRIVATE_KEY, "is not set; it is the SSH private key the rollout logs in with")

@@ -35,9 +35,18 @@ KEYS = (PROJECT_ID, TEAM_ID, TARGETS)
 def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     project_id = reader.raw(PROJECT_ID)
     default_targets = ("production",) if stack == "prod" else ("preview", "development")
-    targets = reader.strings(TARGETS, default=default_targets)
+    # Pulumi.yaml's default is the empty list, which means "the stack's default".
+    chosen = reader.strings(TARGETS, default=())
+    targets = chosen or default_targets
     team_id = reader.raw(TEAM_ID)
     if project_id is None:
+        for key, value in ((TEAM_ID, team_id), (TARGETS, chosen)):
+            if value:
+                reader.problem(
+                    key,
+                    "would be ignored: no vercelProjectId is set, so nothing is written to Vercel",
+                    f"{PROJECT_ID.set_command()}, or pulumi config rm {key.full_name}",
+                )
         return None
     if not re.fullmatch(r"prj_[A-Za-z0-9]+", project_id):
         reader.problem(

@@ -251,6 +251,8 @@ def existing_server_config(host: SshHost) -> dict[str, str]:
         "targetUser": HOST_USER,
         "targetPort": str(SSH_PORT),
         "targetHostKey": host.host_public_key,
+        # What LiveKit advertises must be a public address; the test host is never reached through it.
+        "targetPublicIp": "144.24.72.143",
         "domain": "flow-coder.com",
         "socketHostname": "space-socket.flow-coder.com",
         "livekitHostname": "space-livekit.flow-coder.com",

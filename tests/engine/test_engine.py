@@ -102,7 +102,8 @@ def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost,
     assert sum("curl " in line and "/healthz" in line for line in commands) == 2, "the gate checks both hostnames"
     assert "healthy: https://space-socket.flow-coder.com/healthz" in run.output
     assert outputs["socket_url"] == "https://space-socket.flow-coder.com"
-    assert outputs["public_ip"] == host.address
+    assert outputs["public_ip"] == "144.24.72.143"
+    assert outputs["ssh_command"] == f"ssh root@{host.address}"
     assert outputs["vercel_env"] == "[secret]"
 
 

@@ -6,6 +6,7 @@ Docker, curl and sudo are stand-ins (tests/host/standins); every file is the pro
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -293,3 +294,38 @@ def test_a_host_serves_one_stack(host: Host) -> None:
     assert result.returncode != 0
     assert "this host serves stack 'prod'; refusing to roll stack 'dev' onto it" in result.stderr
     assert host.current() == prod and host.running() == prod
+
+
+def _boot_wait(tmp_path: Path, cloud_init: str | None) -> subprocess.CompletedProcess[str]:
+    """The rollout's first step against a host whose cloud-init says `cloud_init` (a shell body), or has none."""
+    from components.rollout import WAIT_FOR_BOOT
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(STANDINS / "docker")
+    for tool in ("timeout", "basename", "grep", "cat"):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    if cloud_init is not None:
+        (bin_dir / "cloud-init").write_text(f"#!/bin/sh\n{cloud_init}\n")
+        (bin_dir / "cloud-init").chmod(0o755)
+    (tmp_path / "standin").mkdir()
+    # Only these tools: the machine's own cloud-init (if any) must not be found.
+    env = {"PATH": str(bin_dir), "STANDIN_DIR": str(tmp_path / "standin")}
+    return subprocess.run(["/bin/sh", "-c", WAIT_FOR_BOOT], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_a_cloud_init_error_stops_the_rollout_with_a_clear_message(tmp_path: Path) -> None:
+    result = _boot_wait(tmp_path, "exit 1")
+    assert result.returncode != 0
+    assert "cloud-init reported an error (status 1): see /var/log/cloud-init-output.log" in result.stderr
+
+
+def test_a_host_without_cloud_init_does_not_wait(tmp_path: Path) -> None:
+    result = _boot_wait(tmp_path, None)
+    assert result.returncode == 0, result.stderr
+    assert "no cloud-init on this host" in result.stderr
+
+
+def test_a_finished_first_boot_passes(tmp_path: Path) -> None:
+    result = _boot_wait(tmp_path, "exit 2")
+    assert result.returncode == 0, result.stderr

@@ -106,10 +106,10 @@ def test_bad_edge_settings_name_their_key(overrides: dict[str, str | None], key:
     assert any(expected in text for text in found), found
 
 
-def test_origin_lock_defaults_off_when_a_hostname_is_dns_only() -> None:
-    plain = {k.removeprefix("flowspace:"): v for k, v in stack_config("prod").items() if k.startswith("flowspace:")}
-    plain["socketProxied"] = "false"
-    assert load_stack_config(plain, "prod").edge.origin_lock is False  # type: ignore[arg-type]
+@pytest.mark.parametrize("key", ["socketProxied", "livekitProxied"])
+def test_a_dns_only_hostname_behind_the_edge_is_refused(key: str) -> None:
+    (problem,) = problems_for({f"flowspace:{key}": "false", "flowspace:originLock": "false"}, key)
+    assert "do not trust the Origin CA certificate" in problem and f"pulumi config set flowspace:{key} true" in problem
 
 
 def test_valid_admin_key_is_accepted() -> None:
@@ -121,3 +121,44 @@ def test_invalid_config_registers_no_resource() -> None:
     assert "flowspace:ocpus" in str(error) and "flowspace:compartmentId" in str(error)
     assert "nothing was created" in str(error)
     assert run.resources == [], f"resources were declared despite invalid config: {[r.name for r in run.resources]}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "expected"),
+    [
+        ({"flowspace:acceptedMonthlyCostUsd": "nan"}, "acceptedMonthlyCostUsd", "not a finite number"),
+        ({"flowspace:acceptedMonthlyCostUsd": "inf"}, "acceptedMonthlyCostUsd", "not a finite number"),
+        ({"flowspace:acceptedMonthlyCostUsd": "-5"}, "acceptedMonthlyCostUsd", "negative"),
+        ({"flowspace:originCertRotation": "-1"}, "originCertRotation", "negative"),
+        (
+            {"flowspace:alertEmail": "ops@example.com", "flowspace:budgetAmountUsd": "10000000"},
+            "budgetAmountUsd",
+            "outside",
+        ),
+        (
+            {"flowspace:socketHostname": "space-socket.flow-coder.com\nevil.flow-coder.com"},
+            "socketHostname",
+            "not a valid",
+        ),
+        ({"flowspace:imageId": "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaaaaaaaaaaaaaaaaa\n#"}, "imageId", "not an OCID"),
+        ({"flowspace:cloudflareTlsScope": "zone"}, "strictTlsExtraHostnames", "would be ignored"),
+        ({"flowspace:cloudflareTlsScope": "none"}, "strictTlsExtraHostnames", "would be ignored"),
+        (
+            {"flowspace:socketServerImage": "ghcr.io/a/socket:1.0.0", "flowspace:socketServerSource": "tests/x"},
+            "socketServerSource",
+            "would be ignored",
+        ),
+        ({"flowspace:socketServerImage": "ghcr.io/a/socket:latest"}, "socketServerImage", "pinned to a version"),
+        ({"flowspace:socketServerImage": "ghcr.io/a/socket"}, "socketServerImage", "pinned to a version"),
+        ({"flowspace:livekitHostname": "space-socket.dev.flow-coder.com"}, "livekitHostname", "same label"),
+        ({"flowspace:vercelTeamId": "team_abc"}, "vercelTeamId", "no vercelProjectId"),
+        ({"flowspace:targetUser": "deploy"}, "targetUser", "targetHost is not set"),
+        ({"flowspace:availabilityDomain": "Uocm:AP CHUNCHEON"}, "availabilityDomain", "neither an index"),
+    ],
+)
+def test_contradictions_and_values_out_of_kind_are_refused(
+    overrides: dict[str, str | None], key: str, expected: str
+) -> None:
+    found = problems_for(overrides, key)
+    assert any(expected in text for text in found), f"{overrides}: {found}"
+    assert all("fix: " in text for text in found), found

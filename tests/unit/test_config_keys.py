@@ -38,7 +38,11 @@ def plain(stack: str, overrides: dict[str, str | None]) -> dict[str, str]:
 
 EVERY_MODE = {
     "prod": {"flowspace:alertEmail": "ops@example.com", "flowspace:vercelProjectId": "prj_abc"},
-    "existing": {"flowspace:targetPrivateKey": "key", "flowspace:compartmentId": None},
+    "existing": {
+        "flowspace:targetPrivateKey": "key",
+        "flowspace:acceptAnyHostKey": "true",
+        "flowspace:compartmentId": None,
+    },
 }
 
 

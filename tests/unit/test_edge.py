@@ -76,10 +76,9 @@ def test_records_point_at_the_reserved_ip_proxied_with_auto_ttl(prod: Run) -> No
         assert public_ip_urn in record.dependencies, f"{record.name} does not follow the reserved IP"
 
 
-def test_proxied_is_chosen_per_hostname() -> None:
-    run = run_program(overrides={"flowspace:livekitProxied": "false", "flowspace:originLock": "false"})
-    proxied = {r.inputs["name"]: r.inputs["proxied"] for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
-    assert proxied == {"space-socket.flow-coder.com": True, "space-livekit.flow-coder.com": False}
+def test_every_served_hostname_is_proxied(prod: Run) -> None:
+    proxied = {r.inputs["name"]: r.inputs["proxied"] for r in prod.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert proxied == {"space-socket.flow-coder.com": True, "space-livekit.flow-coder.com": True}
 
 
 def test_strict_tls_rule_matches_exactly_the_served_hostnames() -> None:
@@ -108,7 +107,7 @@ def test_extra_strict_hostnames_must_be_in_the_zone() -> None:
 
 
 def test_zone_wide_tls_is_an_explicit_opt_in() -> None:
-    run = run_program(overrides={"flowspace:cloudflareTlsScope": "zone"})
+    run = run_program(overrides={"flowspace:cloudflareTlsScope": "zone", "flowspace:strictTlsExtraHostnames": None})
     settings = {
         r.inputs["settingId"]: r.inputs["value"] for r in run.of_type("cloudflare:index/zoneSetting:ZoneSetting")
     }

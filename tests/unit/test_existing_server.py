@@ -10,6 +10,7 @@ KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nexisting\n-----END OPENSSH PRIVATE K
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm host"
 BASE: dict[str, str | None] = {
     "flowspace:targetPrivateKey": KEY,
+    "flowspace:targetHostKey": HOST_KEY,
     "flowspace:compartmentId": None,
     "flowspace:cloudflareZoneId": None,
 }
@@ -43,14 +44,25 @@ def test_rollout_logs_in_to_the_configured_host_with_the_secret_key(bare: Run) -
     revealed = reveal(connection)
     assert revealed["host"] == "144.24.72.143" and revealed["user"] == "ubuntu"
     assert revealed["privateKey"] == KEY
-    assert "hostKey" not in revealed or not revealed["hostKey"]
+    assert revealed["hostKey"] == HOST_KEY, "the host key is pinned"
     assert bare.outputs["public_ip"].value == "144.24.72.143"
     assert "instance_id" not in bare.outputs and "ssh_private_key" not in bare.outputs
 
 
-def test_host_key_is_pinned_when_given() -> None:
-    run = existing(targetHostKey=HOST_KEY)
-    assert reveal(run.named("rollout-activate").inputs["connection"])["hostKey"] == HOST_KEY
+def test_without_a_host_key_the_rollout_is_refused_unless_accepted_knowingly() -> None:
+    with pytest.raises(Exception, match="flowspace:targetHostKey: is not set") as refused:
+        existing(targetHostKey=None)
+    assert "pulumi config set flowspace:acceptAnyHostKey true" in str(refused.value)
+    accepted = existing(targetHostKey=None, acceptAnyHostKey="true")
+    assert not reveal(accepted.named("rollout-activate").inputs["connection"]).get("hostKey")
+
+
+@pytest.mark.parametrize(
+    "address", ["10.0.0.5", "127.0.0.1", "0.0.0.0", "192.168.1.10", "169.254.169.254", "224.0.0.1"]
+)
+def test_a_private_or_unspecified_public_ip_is_refused(address: str) -> None:
+    with pytest.raises(Exception, match="flowspace:targetPublicIp"):
+        existing(targetPublicIp=address)
 
 
 def test_without_the_edge_caddy_gets_its_own_certificates(bare: Run) -> None:
@@ -86,9 +98,9 @@ def test_bad_existing_server_settings_name_their_key(overrides: dict[str, str | 
 
 
 def test_a_hostname_target_with_its_public_ip_is_accepted() -> None:
-    run = existing(targetHost="vps.example.org", targetPublicIp="198.51.100.20")
+    run = existing(targetHost="vps.example.org", targetPublicIp="144.24.72.150")
     assert reveal(run.named("rollout-activate").inputs["connection"])["host"] == "vps.example.org"
-    assert "node_ip: 198.51.100.20" in plain_file(run, "livekit.yaml")
+    assert "node_ip: 144.24.72.150" in plain_file(run, "livekit.yaml")
 
 
 def test_preview_works_in_existing_mode() -> None:

@@ -1,0 +1,47 @@
+"""Settings that contradict each other, or that another setting would silently drop."""
+
+from __future__ import annotations
+
+from config import app, edge
+from config.edge import EdgeConfig
+from config.reader import Reader
+from model.app import SocketServer
+
+
+def check_edge(reader: Reader, config: EdgeConfig) -> None:
+    if config.zone_id is not None:
+        for key, host in ((edge.SOCKET_PROXIED, config.socket), (edge.LIVEKIT_PROXIED, config.livekit)):
+            if not host.proxied:
+                reader.problem(
+                    key,
+                    f"is false with the Cloudflare edge: browsers would reach {host.name} directly, and they do not "
+                    "trust the Origin CA certificate Caddy serves it",
+                    f"{key.set_command('true')} (Cloudflare proxies it; LiveKit media goes to the IP either way)",
+                )
+    if config.strict_tls_extra_hostnames and (config.zone_id is None or config.tls_scope != "hostnames"):
+        reader.problem(
+            edge.STRICT_TLS_EXTRA_HOSTNAMES,
+            "would be ignored: only this stack's strict-TLS rule (cloudflareTlsScope 'hostnames', with "
+            "cloudflareZoneId) covers other hostnames",
+            f"pulumi config rm {edge.STRICT_TLS_EXTRA_HOSTNAMES.full_name}, "
+            f"or {edge.TLS_SCOPE.set_command('hostnames')}",
+        )
+    socket, livekit = config.socket, config.livekit
+    if socket.name and livekit.name and socket.name != livekit.name and socket.label == livekit.label:
+        reader.problem(
+            edge.LIVEKIT_HOSTNAME,
+            f"{livekit.name!r} begins with the same label as socketHostname {socket.name!r}; each hostname's DNS "
+            "record is named after its first label, so the two would collide",
+            edge.LIVEKIT_HOSTNAME.set_command(f"space-livekit.{config.domain or 'flow-coder.com'}"),
+        )
+
+
+def check_socket_server(reader: Reader, server: SocketServer) -> None:
+    source = reader.raw(app.SOCKET_SERVER_SOURCE)
+    if server.image is not None and source is not None and source != app.SOCKET_SERVER_SOURCE.default:
+        reader.problem(
+            app.SOCKET_SERVER_SOURCE,
+            f"{source!r} would be ignored: socketServerImage is set, so the host pulls that image and builds nothing",
+            f"pulumi config rm {app.SOCKET_SERVER_SOURCE.full_name}, or pulumi config rm "
+            f"{app.SOCKET_SERVER_IMAGE.full_name}",
+        )
