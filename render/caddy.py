@@ -20,11 +20,13 @@ class Site:
     upstream_port: int
     # The upstream's own health endpoint that /healthz is answered from.
     health_path: str
+    # Upstream routes for the host only (metrics): never answered through Caddy.
+    internal_paths: tuple[str, ...] = ()
 
 
 def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
     return (
-        Site(socket_hostname, ports.SOCKET_SERVER.port, "/health"),
+        Site(socket_hostname, ports.SOCKET_SERVER.port, "/health", internal_paths=("/metrics", "/metrics/*")),
         Site(livekit_hostname, ports.LIVEKIT_SIGNALING.port, "/"),
     )
 
@@ -35,7 +37,14 @@ def render_caddyfile(
     """With `certificate_dir`, the origin certificate from files; without, Caddy's own ACME certificates."""
     site_template = Template((FILES / "Caddyfile.site.tmpl").read_text())
     blocks = "".join(
-        site_template.substitute(hostname=s.hostname, upstream_port=s.upstream_port, health_path=s.health_path)
+        site_template.substitute(
+            hostname=s.hostname,
+            upstream_port=s.upstream_port,
+            health_path=s.health_path,
+            internal_routes=(
+                f"\t@internal path {' '.join(s.internal_paths)}\n\trespond @internal 404\n" if s.internal_paths else ""
+            ),
+        )
         for s in sites
     )
     rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(

@@ -42,6 +42,9 @@ def check_https_health(site: Site) -> None:
     for host in HOSTNAMES:
         answer = site.python("client.py", "get", f"https://{host}/healthz")
         assert answer["status"] == 200, f"https://{host}/healthz through Caddy answered {answer}"
+    for path in ("/metrics", "/metrics/", "/metrics/anything"):
+        internal = site.python("client.py", "get", f"https://{SOCKET_HOST}{path}")
+        assert internal["status"] == 404, f"the socket server's {path} is reachable through Caddy: {internal}"
 
 
 def check_socketio(site: Site) -> None:
