@@ -15,4 +15,7 @@ def ingress(ssh_cidrs: Sequence[str], origin_lock: bool) -> pulumi.Output[Ingres
     ssh = tuple(ssh_cidrs)
     if not origin_lock:
         return pulumi.Output.from_input(Ingress(ssh))
-    return cloudflare.get_ip_ranges_output().ipv4_cidrs.apply(lambda cidrs: Ingress(ssh, tuple(cidrs)))
+    ranges = cloudflare.get_ip_ranges_output()
+    return pulumi.Output.all(ranges.ipv4_cidrs, ranges.ipv6_cidrs).apply(
+        lambda cidrs: Ingress(ssh, tuple(cidrs[0]), tuple(cidrs[1] or ()))
+    )

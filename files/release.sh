@@ -71,6 +71,12 @@ receive_secrets() {
 apply_firewall() {
   sudo -n install -m 0755 "$1/$FIREWALL_RULES" "$FIREWALL_SCRIPT"
   sudo -n "$FIREWALL_SCRIPT"
+  # Back at every boot on any host with systemd (on OCI, cloud-init installed the same unit).
+  if command -v systemctl > /dev/null; then
+    sudo -n install -m 0644 "$1/$FIREWALL_UNIT" "$UNIT_DIR/$FIREWALL_UNIT"
+    sudo -n systemctl daemon-reload
+    sudo -n systemctl enable "$FIREWALL_UNIT"
+  fi
 }
 
 gate() {

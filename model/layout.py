@@ -28,7 +28,9 @@ LIVEKIT_KEY_FILE = "livekit-keys.yaml"
 ORIGIN_KEY_FILE = "origin.key"
 
 FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
+# The boot unit that re-applies it: installed by cloud-init on OCI and by every release elsewhere.
 FIREWALL_UNIT = "flowspace-firewall.service"
+SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 
 
 def app_dir(user: str) -> str:
@@ -41,7 +43,7 @@ def secret_file_names(origin_certificate: bool) -> tuple[str, ...]:
 
 def plain_file_names(origin_certificate: bool, socket_server_files: Iterable[str] = ()) -> list[str]:
     """A release's plain files, known before any value is (so preview can name their uploads)."""
-    names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, RELEASE_SCRIPT, RELEASE_ENV]
+    names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, FIREWALL_UNIT, RELEASE_SCRIPT, RELEASE_ENV]
     if origin_certificate:
         names.append(ORIGIN_CERTIFICATE)
     names.extend(f"{SOCKET_SERVER_DIR}/{name}" for name in socket_server_files)

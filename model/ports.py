@@ -71,28 +71,35 @@ INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CA
 
 IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"
+ANYWHERE_V6 = "::/0"
+IpFamily = Literal[4, 6]
 
 
 @dataclass(frozen=True)
 class Ingress:
     """Who may open a connection to each public port: the one rule set behind the OCI security
-    list and the host firewall."""
+    list (IPv4) and the host firewall (IPv4 and IPv6)."""
 
     ssh_cidrs: tuple[str, ...]
     # Cloudflare's ranges when the origin lock is on; None leaves the web ports open to anyone.
     origin_lock_cidrs: tuple[str, ...] | None = None
+    origin_lock_cidrs_v6: tuple[str, ...] = ()
 
     @property
     def origin_locked(self) -> bool:
         return self.origin_lock_cidrs is not None
 
-    def sources(self, port: PublicPort) -> tuple[str, ...]:
+    def sources(self, port: PublicPort, family: IpFamily = 4) -> tuple[str, ...]:
+        anywhere = ANYWHERE if family == 4 else ANYWHERE_V6
         if port.audience is Audience.SSH_CLIENTS:
+            if family == 6:
+                # sshAllowedCidrs are IPv4 blocks: SSH over IPv6 only while SSH is open to everyone.
+                return (ANYWHERE_V6,) if ANYWHERE in self.ssh_cidrs else ()
             return self.ssh_cidrs
         if port.audience is Audience.WEB_CLIENTS and self.origin_lock_cidrs is not None:
-            return self.origin_lock_cidrs
-        return (ANYWHERE,)
+            return self.origin_lock_cidrs if family == 4 else self.origin_lock_cidrs_v6
+        return (anywhere,)
 
-    def rules(self, ports: Sequence[PublicPort] = PUBLIC_PORTS) -> list[tuple[PublicPort, str]]:
+    def rules(self, ports: Sequence[PublicPort] = PUBLIC_PORTS, family: IpFamily = 4) -> list[tuple[PublicPort, str]]:
         """(port, source CIDR) pairs, in the table's order."""
-        return [(port, source) for port in ports for source in self.sources(port)]
+        return [(port, source) for port in ports for source in self.sources(port, family)]

@@ -36,6 +36,7 @@ class ReleaseSettings:
     socket_server_source: Mapping[str, str] = field(default_factory=dict)
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
+    unit_dir: str = layout.SYSTEMD_UNIT_DIR
     gate_seconds: int = 60
     gate_interval_seconds: int = 2
     # How long an activation waits for another rollout on the same host.
@@ -59,6 +60,8 @@ def _release_env(settings: ReleaseSettings) -> str:
         "LOG_LINES": "40",
         "KEEP_RELEASES": str(settings.keep_releases),
         "FIREWALL_SCRIPT": settings.firewall_script,
+        "FIREWALL_UNIT": layout.FIREWALL_UNIT,
+        "UNIT_DIR": settings.unit_dir,
         "SECRET_FILES": " ".join(layout.secret_file_names(settings.certificate_pem is not None)),
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
@@ -78,6 +81,7 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
             certificate_dir=CERTIFICATE_DIR_IN_CONTAINER if has_certificate else None,
         ),
         layout.FIREWALL_RULES: firewall.render_firewall_script(settings.ingress),
+        layout.FIREWALL_UNIT: firewall.render_firewall_unit(settings.firewall_script),
         layout.RELEASE_SCRIPT: (FILES / layout.RELEASE_SCRIPT).read_text(),
         layout.RELEASE_ENV: _release_env(settings),
     }

@@ -1,9 +1,10 @@
 """The real Pulumi engine running the project's program, as a user runs it, against an OpenSSH
 server in a network namespace that plays the existing server.
 
-The host: sshd in its own network namespace and its own mount namespace (tmpfs over /home and
-/usr/local/sbin, so nothing lands on this machine), with stand-ins for docker, sudo, curl and
-cloud-init first on the session PATH; every command they receive is logged. The operator: the
+The host: sshd in its own network namespace and its own mount namespace (tmpfs over /home,
+/usr/local/sbin and /etc/systemd/system, so nothing lands on this machine), with stand-ins for
+docker, sudo, curl, systemctl and cloud-init first on the session PATH; every command they receive
+is logged. The operator: the
 `pulumi` CLI from `scripts/install-pulumi` in a copy of the project with a `file://` backend, in a
 second namespace joined to the host by a veth pair.
 """
@@ -116,6 +117,7 @@ def ssh_host(workdir: Path, tag: str = "ea") -> Iterator[SshHost]:
         (workdir / "sshd_config").write_text(_sshd_config(workdir, pair.server_ip))
         boot = (
             "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
+            "mount -t tmpfs tmpfs /etc/systemd/system && "
             f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
         )
         with (workdir / "sshd.log").open("wb") as log:

@@ -25,15 +25,18 @@ def ports(text: str) -> list[int]:
 
 def listen(tcp_ports: list[int], udp_ports: list[int]) -> None:
     selector = selectors.DefaultSelector()
+    # Dual-stack sockets: the IPv4 and IPv6 firewalls are probed against the same listeners.
     for port in tcp_ports:
-        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("0.0.0.0", port))
+        server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        server.bind(("::", port))
         server.listen()
         selector.register(server, selectors.EVENT_READ, "tcp")
     for port in udp_ports:
-        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        server.bind(("0.0.0.0", port))
+        server = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        server.bind(("::", port))
         selector.register(server, selectors.EVENT_READ, "udp")
     print("ready", flush=True)
     while True:
@@ -49,8 +52,9 @@ def listen(tcp_ports: list[int], udp_ports: list[int]) -> None:
 
 def check(host: str, source: str, tcp_ports: list[int], udp_ports: list[int]) -> dict[str, str]:
     verdicts: dict[str, str] = {}
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for port in tcp_ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as client:
+        with socket.socket(family, socket.SOCK_STREAM) as client:
             client.bind((source, 0))
             client.settimeout(2)
             try:
@@ -61,7 +65,7 @@ def check(host: str, source: str, tcp_ports: list[int], udp_ports: list[int]) ->
             except OSError as error:
                 verdicts[f"tcp/{port}"] = f"filtered ({error.__class__.__name__}: {error.strerror})"
     for port in udp_ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        with socket.socket(family, socket.SOCK_DGRAM) as client:
             client.bind((source, 0))
             client.settimeout(1)
             try:

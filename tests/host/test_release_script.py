@@ -58,6 +58,7 @@ class Host:
             memory_gb=24,
             socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
+            unit_dir=str(self.root / "sbin"),
             gate_seconds=2,
             gate_interval_seconds=0,
         )
@@ -329,3 +330,12 @@ def test_a_host_without_cloud_init_does_not_wait(tmp_path: Path) -> None:
 def test_a_finished_first_boot_passes(tmp_path: Path) -> None:
     result = _boot_wait(tmp_path, "exit 2")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_release_installs_the_firewall_boot_unit_on_any_host(host: Host) -> None:
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0
+    unit = (host.root / "sbin" / "flowspace-firewall.service").read_text()
+    assert f"ExecStart={host.root / 'sbin' / 'flowspace-firewall'}" in unit
+    log = (host.standin_dir / "argv.log").read_text()
+    assert "sudo -n systemctl enable flowspace-firewall.service" in log

@@ -60,12 +60,25 @@ def test_rendering_is_deterministic() -> None:
     assert render_cloud_init(SETTINGS) == render_cloud_init(SETTINGS)
 
 
-@pytest.fixture
-def host() -> Iterator[Pair]:
+SERVER_V6, BROWSER_V6, CLOUDFLARE_STAND_IN_V6 = "fd00:f5::1", "fd00:f5::2", "fd00:f5::3"
+# What each baseline leaves open that is not ours to close: on a plain host, any port nothing manages.
+UNMANAGED_TCP, UNMANAGED_UDP = [8080, 3478], [49999, 60001, 3479]
+
+
+@pytest.fixture(params=["oracle", "plain"])
+def host(request: pytest.FixtureRequest) -> Iterator[Pair]:
+    """The VM: Oracle's stock rules (final REJECT, its own SSH ACCEPT) or a plain host (no rules)."""
     require_root()
     require_tool("iptables-restore")
+    require_tool("ip6tables-restore")
     with namespace_pair("fw", client_ips=(BROWSER, CLOUDFLARE_STAND_IN)) as pair:
-        pair.run(pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
+        server_dev = pair.run(pair.server, "ip", "-o", "link", "show", "type", "veth").stdout.split(":")[1].strip()
+        client_dev = pair.run(pair.client, "ip", "-o", "link", "show", "type", "veth").stdout.split(":")[1].strip()
+        pair.run(pair.server, "ip", "-6", "addr", "add", f"{SERVER_V6}/64", "dev", server_dev.split("@")[0], "nodad")
+        for address in (BROWSER_V6, CLOUDFLARE_STAND_IN_V6):
+            pair.run(pair.client, "ip", "-6", "addr", "add", f"{address}/64", "dev", client_dev.split("@")[0], "nodad")
+        if request.param == "oracle":
+            pair.run(pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
         listener = pair.popen(
             pair.server,
             [
@@ -82,8 +95,12 @@ def host() -> Iterator[Pair]:
         listener.kill()
 
 
-def apply_firewall(pair: Pair, origin_lock_cidrs: tuple[str, ...] | None) -> None:
-    script = firewall.render_firewall_script(Ingress(("0.0.0.0/0",), origin_lock_cidrs))
+def baseline(pair: Pair) -> str:
+    return "oracle" if "InstanceServices" in pair.run(pair.server, "iptables-save").stdout else "plain"
+
+
+def apply_firewall(pair: Pair, ingress: Ingress) -> None:
+    script = firewall.render_firewall_script(ingress)
     result = pair.run(pair.server, "sh", "-s", input_text=script, check=False)
     assert result.returncode == 0, f"firewall script failed: {result.stderr}"
 
@@ -91,47 +108,85 @@ def apply_firewall(pair: Pair, origin_lock_cidrs: tuple[str, ...] | None) -> Non
 def probe(pair: Pair, source: str) -> dict[str, str]:
     tcp = ",".join(map(str, OPEN_TCP + CLOSED_TCP))
     udp = ",".join(map(str, OPEN_UDP + CLOSED_UDP))
-    result = pair.run(pair.client, sys.executable, str(PROBE), "check", pair.server_ip, source, tcp, udp)
+    server = SERVER_V6 if ":" in source else pair.server_ip
+    result = pair.run(pair.client, sys.executable, str(PROBE), "check", server, source, tcp, udp)
     verdicts: dict[str, str] = json.loads(result.stdout)
     return verdicts
 
 
-def ruleset(pair: Pair) -> list[str]:
-    saved = pair.run(pair.server, "iptables-save").stdout.splitlines()
+def ruleset(pair: Pair, tool: str = "iptables-save") -> list[str]:
+    saved = pair.run(pair.server, tool).stdout.splitlines()
     return [line.split(" [")[0] for line in saved if line.startswith(("-A", ":"))]
 
 
-def assert_exactly_the_ports_table(verdicts: dict[str, str], web_open: bool = True) -> None:
-    web = {f"tcp/{ports.HTTP.first}", f"tcp/{ports.HTTPS.first}"}
+def assert_exposure(verdicts: dict[str, str], host_baseline: str, web_open: bool = True, ssh_open: bool = True) -> None:
+    """Exactly the ports table: public ports as allowed, internal ports never, the rest as the baseline has it."""
+    web = {ports.HTTP.first, ports.HTTPS.first}
     for port in OPEN_TCP:
-        expected = web_open or f"tcp/{port}" not in web
+        expected = (web_open or port not in web) and (ssh_open or port != ports.SSH.first)
         assert (verdicts[f"tcp/{port}"] == "open") == expected, f"tcp/{port}: {verdicts[f'tcp/{port}']}"
     for port in OPEN_UDP:
         assert verdicts[f"udp/{port}"] == "open", f"udp/{port} should be reachable: {verdicts[f'udp/{port}']}"
-    for port in CLOSED_TCP:
-        assert verdicts[f"tcp/{port}"] != "open", f"tcp/{port} must stay closed"
-    for port in CLOSED_UDP:
-        assert verdicts[f"udp/{port}"] != "open", f"udp/{port} must stay closed"
+    for port in (p.port for p in ports.INTERNAL_PORTS):
+        assert verdicts[f"tcp/{port}"] != "open", f"internal tcp/{port} must never be reachable"
+    if host_baseline == "oracle":
+        for port in UNMANAGED_TCP:
+            assert verdicts[f"tcp/{port}"] != "open", f"tcp/{port}: Oracle's REJECT must still hold"
+        for port in UNMANAGED_UDP:
+            assert verdicts[f"udp/{port}"] != "open", f"udp/{port}: Oracle's REJECT must still hold"
 
 
-def test_before_the_firewall_only_ssh_is_open(host: Pair) -> None:
+def test_before_the_firewall_the_baseline_decides(host: Pair) -> None:
     verdicts = probe(host, BROWSER)
-    assert verdicts["tcp/22"] == "open" and verdicts["tcp/443"] != "open", verdicts
+    assert verdicts["tcp/22"] == "open", verdicts
+    assert (verdicts["tcp/443"] == "open") is (baseline(host) == "plain"), verdicts
 
 
 def test_firewall_accepts_exactly_the_ports_table_and_is_idempotent(host: Pair) -> None:
-    apply_firewall(host, None)
-    first = ruleset(host)
-    assert_exactly_the_ports_table(probe(host, BROWSER))
-    apply_firewall(host, None)
-    assert ruleset(host) == first, "re-applying the firewall changed the ruleset"
-    input_rules = [line for line in first if line.startswith("-A INPUT")]
-    jump = input_rules.index(f"-A INPUT -j {firewall.CHAIN}")
-    assert input_rules[jump + 1].startswith("-A INPUT -j REJECT"), "our chain must sit just before Oracle's REJECT"
-    assert any("InstanceServices" in line for line in first), "the image's InstanceServices rules must survive"
+    apply_firewall(host, Ingress(("0.0.0.0/0",)))
+    first, first_v6 = ruleset(host), ruleset(host, "ip6tables-save")
+    assert_exposure(probe(host, BROWSER), baseline(host))
+    assert_exposure(probe(host, BROWSER_V6), "plain")
+    apply_firewall(host, Ingress(("0.0.0.0/0",)))
+    assert (ruleset(host), ruleset(host, "ip6tables-save")) == (first, first_v6), "re-applying changed the rules"
+    for rules in (first, first_v6):
+        input_rules = [line for line in rules if line.startswith("-A INPUT")]
+        assert input_rules[0] == f"-A INPUT -j {firewall.CHAIN}", "our chain decides first"
+        assert input_rules.count(f"-A INPUT -j {firewall.CHAIN}") == 1
+    if baseline(host) == "oracle":
+        assert any("InstanceServices" in line for line in first), "the image's InstanceServices rules must survive"
 
 
-def test_origin_lock_lets_only_cloudflare_reach_web_ports(host: Pair) -> None:
-    apply_firewall(host, (f"{CLOUDFLARE_STAND_IN}/32",))
-    assert_exactly_the_ports_table(probe(host, BROWSER), web_open=False)
-    assert_exactly_the_ports_table(probe(host, CLOUDFLARE_STAND_IN), web_open=True)
+def test_origin_lock_lets_only_cloudflare_reach_web_ports_over_ipv4_and_ipv6(host: Pair) -> None:
+    apply_firewall(host, Ingress(("0.0.0.0/0",), (f"{CLOUDFLARE_STAND_IN}/32",), (f"{CLOUDFLARE_STAND_IN_V6}/128",)))
+    assert_exposure(probe(host, BROWSER), baseline(host), web_open=False)
+    assert_exposure(probe(host, CLOUDFLARE_STAND_IN), baseline(host), web_open=True)
+    assert_exposure(probe(host, BROWSER_V6), "plain", web_open=False)
+    assert_exposure(probe(host, CLOUDFLARE_STAND_IN_V6), "plain", web_open=True)
+
+
+def test_narrowed_ssh_is_enforced_before_the_images_own_ssh_rule(host: Pair) -> None:
+    apply_firewall(host, Ingress((f"{CLOUDFLARE_STAND_IN}/32",)))
+    assert_exposure(probe(host, BROWSER), baseline(host), ssh_open=False)
+    assert_exposure(probe(host, CLOUDFLARE_STAND_IN), baseline(host), ssh_open=True)
+    assert_exposure(probe(host, BROWSER_V6), "plain", ssh_open=False)
+
+
+def test_an_older_placement_is_replaced_and_a_reboot_restores_the_rules(host: Pair) -> None:
+    # The placement of earlier releases: just before the image's REJECT (or appended on a plain host).
+    host.run(host.server, "iptables", "-N", firewall.CHAIN)
+    host.run(host.server, "iptables", "-A", "INPUT", "-j", firewall.CHAIN)
+    apply_firewall(host, Ingress(("0.0.0.0/0",), (f"{CLOUDFLARE_STAND_IN}/32",), ()))
+    input_rules = [line for line in ruleset(host) if line.startswith("-A INPUT")]
+    assert input_rules.count(f"-A INPUT -j {firewall.CHAIN}") == 1 and input_rules[0] == f"-A INPUT -j {firewall.CHAIN}"
+    before = probe(host, BROWSER)
+    # A reboot: the image's saved rules (or none), then the boot unit runs the same script.
+    host.run(
+        host.server,
+        "iptables-restore",
+        input_text=ORACLE_RULES.read_text() if baseline(host) == "oracle" else "*filter\nCOMMIT\n",
+    )
+    host.run(host.server, "ip6tables-restore", input_text="*filter\nCOMMIT\n")
+    apply_firewall(host, Ingress(("0.0.0.0/0",), (f"{CLOUDFLARE_STAND_IN}/32",), ()))
+    assert probe(host, BROWSER) == before
+    assert_exposure(probe(host, BROWSER_V6), "plain", web_open=False)
