@@ -65,9 +65,10 @@ PUBLIC_PORTS: tuple[PublicPort, ...] = (
 
 SOCKET_SERVER = InternalPort("socket-server", 3001)
 LIVEKIT_SIGNALING = InternalPort("livekit-signaling", 7880)
-CADDY_ADMIN = InternalPort("caddy-admin", 2019)
+# Caddy's admin API is off; this loopback-only site answers the container's health check.
+CADDY_HEALTH = InternalPort("caddy-health", 2019)
 
-INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_ADMIN)
+INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_HEALTH)
 
 IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"

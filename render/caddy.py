@@ -48,7 +48,7 @@ def render_caddyfile(
         for s in sites
     )
     rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(
-        caddy_admin_port=ports.CADDY_ADMIN.port,
+        caddy_health_port=ports.CADDY_HEALTH.port,
         certificate_policy=(
             "\t# Certificates are Cloudflare Origin CA ones from files; nothing is requested from an ACME CA.\n"
             "\tauto_https disable_certs\n"

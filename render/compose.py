@@ -125,7 +125,7 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                     "livekit": {"condition": "service_healthy"},
                 },
                 "healthcheck": _healthcheck(
-                    ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.CADDY_ADMIN.port}/config/"]
+                    ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/health"]
                 ),
                 "deploy": limits["caddy"].as_compose(),
                 "logging": LOGGING,

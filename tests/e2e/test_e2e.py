@@ -92,6 +92,9 @@ def check_livekit_media_falls_back_to_tcp(site: Site) -> None:
     assert answer["ok"], f"LiveKit audio over TCP {ports.LIVEKIT_RTC_TCP.first} with UDP blocked: {answer}"
 
 
+ADMIN_PROBE = f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/config/"
+
+
 def check_exposure(site: Site) -> None:
     internal = [port.port for port in ports.INTERNAL_PORTS]
     web = [ports.HTTP.first, ports.HTTPS.first]
@@ -100,6 +103,13 @@ def check_exposure(site: Site) -> None:
         assert from_browser[f"tcp/{port}"] == "open", f"tcp/{port} from the internet: {from_browser[f'tcp/{port}']}"
     for port in [*web, *internal]:
         assert from_browser[f"tcp/{port}"] != "open", f"tcp/{port} must not answer a browser directly"
+    # On the host itself: Caddy's admin API is off; its loopback health site answers the health check.
+    health = site.pair.run(
+        site.pair.server, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ADMIN_PROBE, check=False
+    )
+    assert health.stdout == "404", f"Caddy's admin API answered {ADMIN_PROBE}: {health.stdout}"
+    healthy = site.pair.run(site.pair.server, "curl", "-sf", f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/health")
+    assert healthy.stdout == "OK"
     from_edge = site.probe(EDGE, [*web, *internal], [])
     for port in web:
         assert from_edge[f"tcp/{port}"] == "open", f"tcp/{port} from the Cloudflare stand-in: {from_edge}"
