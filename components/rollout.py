@@ -112,6 +112,7 @@ class Rollout(pulumi.ComponentResource):
                     socket_server_image=args.socket_server.image,
                     socket_server_source=args.socket_server.source_files,
                     gate_seconds=args.socket_server.health_gate_seconds,
+                    allowed_origins=args.socket_server.allowed_origins,
                 )
             )
 

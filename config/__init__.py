@@ -97,7 +97,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         else FreeTierConfig(allowance.A1_ALLOWANCES[allowance.DEFAULT_A1_ALLOWANCE], 0.0)
     )
     edge_config = edge.read_edge(reader, edge_optional=not on_oci)
-    socket_server = app.read_socket_server(reader)
+    socket_server = app.read_socket_server(reader, edge_config.domain or "flow-coder.com")
     cost_alerts = cost.read_cost_alerts(reader, compartment_id) if on_oci else None
     if not on_oci and reader.raw(cost.ALERT_EMAIL) is not None:
         reader.problem(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from config import checks
 from config.keys import Key
 from config.reader import Reader
 from model.app import SocketServer
@@ -43,7 +44,16 @@ HEALTH_GATE_SECONDS = Key(
     "120",
     default=60,
 )
-KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE, HEALTH_GATE_SECONDS)
+ALLOWED_ORIGINS = Key(
+    "allowedOrigins",
+    "array",
+    "list of origins",
+    "browser origins the socket server accepts (its `CORS_ORIGINS`); `https://*.<domain>` for every subdomain",
+    "'[\"https://space.flow-coder.com\"]'",
+    default_doc="`https://<domain>` and `https://*.<domain>`",
+)
+KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE, HEALTH_GATE_SECONDS, ALLOWED_ORIGINS)
+_ORIGIN = re.compile(r"https?://(\*\.)?(?P<host>[a-z0-9.-]+)(:[0-9]{1,5})?")
 # Long enough for a socket server image to build on a small VM.
 MAX_HEALTH_GATE_SECONDS = 1800
 
@@ -55,8 +65,21 @@ def read_health_gate_seconds(reader: Reader) -> int:
     return seconds
 
 
-def read_socket_server(reader: Reader) -> SocketServer:
+def read_allowed_origins(reader: Reader, domain: str) -> tuple[str, ...]:
+    origins = reader.strings(ALLOWED_ORIGINS, default=()) or (f"https://{domain}", f"https://*.{domain}")
+    for origin in origins:
+        match = _ORIGIN.fullmatch(origin)
+        if match is None or not (checks.is_hostname(match["host"]) or match["host"] == "localhost"):
+            reader.problem(
+                ALLOWED_ORIGINS,
+                f"{origin!r} is not a browser origin like https://space.flow-coder.com or https://*.flow-coder.com",
+            )
+    return origins
+
+
+def read_socket_server(reader: Reader, domain: str) -> SocketServer:
     gate = read_health_gate_seconds(reader)
+    origins = read_allowed_origins(reader, domain)
     image = reader.raw(SOCKET_SERVER_IMAGE)
     if image is not None:
         tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
@@ -67,7 +90,7 @@ def read_socket_server(reader: Reader) -> SocketServer:
                 f"{image!r} is not an image reference pinned to a version tag or digest "
                 f"(e.g. ghcr.io/acme/socket:1.4.2; not {', '.join(MUTABLE_TAGS)})",
             )
-        return SocketServer(image, health_gate_seconds=gate)
+        return SocketServer(image, health_gate_seconds=gate, allowed_origins=origins)
     source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)
     source_dir = (PROJECT_DIR / source_text).resolve()
     missing = [name for name in REQUIRED_SOURCE_FILES if not (source_dir / name).is_file()]
@@ -77,7 +100,7 @@ def read_socket_server(reader: Reader) -> SocketServer:
             f"{source_text!r} has no {' or '.join(missing)}; the host builds the socket server from it",
             f"{SOCKET_SERVER_SOURCE.set_command()}, or pull an image: {SOCKET_SERVER_IMAGE.set_command()}",
         )
-        return SocketServer(None, health_gate_seconds=gate)
+        return SocketServer(None, health_gate_seconds=gate, allowed_origins=origins)
     files: dict[str, str] = {}
     for name in SOCKET_SERVER_FILES:
         path = source_dir / name
@@ -87,4 +110,4 @@ def read_socket_server(reader: Reader) -> SocketServer:
             files[name] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             reader.problem(SOCKET_SERVER_SOURCE, f"{source_text}/{name} cannot be read as UTF-8 text ({error})")
-    return SocketServer(None, files, gate)
+    return SocketServer(None, files, gate, origins)

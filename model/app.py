@@ -13,3 +13,5 @@ class SocketServer:
     source_files: dict[str, str] = field(default_factory=dict)
     # How long the rollout waits for each hostname to answer through Caddy.
     health_gate_seconds: int = 60
+    # Browser origins allowed to connect (CORS_ORIGINS of the socket server).
+    allowed_origins: tuple[str, ...] = ()

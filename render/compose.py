@@ -22,6 +22,8 @@ class ComposeSettings:
     memory_gb: int
     # An image to pull; None builds the reference server shipped in the release.
     socket_server_image: str | None = None
+    # Browser origins the socket server accepts.
+    allowed_origins: tuple[str, ...] = ()
     # False: no Cloudflare origin certificate; Caddy gets its own (ACME) into caddy_data.
     origin_certificate: bool = True
 
@@ -67,7 +69,11 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
     socket_server.update(
         {
             "restart": "unless-stopped",
-            "environment": {"NODE_ENV": "production", "PORT": str(socket_port)},
+            "environment": {
+                "NODE_ENV": "production",
+                "PORT": str(socket_port),
+                "CORS_ORIGINS": " ".join(settings.allowed_origins),
+            },
             "ports": [f"127.0.0.1:{socket_port}:{socket_port}"],
             "healthcheck": _healthcheck(
                 [

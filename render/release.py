@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class ReleaseSettings:
     memory_gb: int
     socket_server_image: str | None = None
     socket_server_source: Mapping[str, str] = field(default_factory=dict)
+    allowed_origins: Sequence[str] = ()
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
     unit_dir: str = layout.SYSTEMD_UNIT_DIR
@@ -71,7 +72,13 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
     has_certificate = settings.certificate_pem is not None
     files = {
         layout.COMPOSE_FILE: render_compose(
-            ComposeSettings(settings.ocpus, settings.memory_gb, settings.socket_server_image, has_certificate)
+            ComposeSettings(
+                ocpus=settings.ocpus,
+                memory_gb=settings.memory_gb,
+                socket_server_image=settings.socket_server_image,
+                allowed_origins=tuple(settings.allowed_origins),
+                origin_certificate=has_certificate,
+            )
         ),
         layout.LIVEKIT_CONFIG: render_livekit_yaml(LiveKitSettings(public_ip=settings.public_ip)),
         layout.CADDYFILE: render_caddyfile(

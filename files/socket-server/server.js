@@ -22,7 +22,18 @@ function storage(path = "/") {
   };
 }
 
-function createServer() {
+// CORS_ORIGINS: space-separated browser origins allowed to connect, "https://*.example.com" for
+// any subdomain. Requests without an Origin (servers, health checks) are not cross-origin.
+function originAllowed(allowed, origin) {
+  if (!origin) return true;
+  return allowed.some((entry) => {
+    if (!entry.includes("://*.")) return entry === origin;
+    const [scheme, suffix] = entry.split("://*.");
+    return origin.startsWith(`${scheme}://`) && origin.slice(scheme.length + 3).endsWith(`.${suffix}`);
+  });
+}
+
+function createServer(allowedOrigins = (process.env.CORS_ORIGINS || "").split(/\s+/).filter(Boolean)) {
   const httpServer = http.createServer((req, res) => {
     const path = new URL(req.url, "http://localhost").pathname;
     if (path === "/health") {
@@ -44,7 +55,12 @@ function createServer() {
       res.end();
     }
   });
-  const io = new Server(httpServer, { cors: { origin: true }, pingInterval: 25000 });
+  const cors = { origin: (origin, callback) => callback(null, originAllowed(allowedOrigins, origin)) };
+  const io = new Server(httpServer, {
+    cors,
+    allowRequest: (req, callback) => callback(null, originAllowed(allowedOrigins, req.headers.origin)),
+    pingInterval: 25000,
+  });
   io.on("connection", (socket) => {
     socket.on("echo", (payload, ack) => {
       if (typeof ack === "function") ack(payload);
@@ -62,4 +78,4 @@ if (require.main === module) {
   process.on("SIGTERM", () => httpServer.close(() => process.exit(0)));
 }
 
-module.exports = { createServer };
+module.exports = { createServer, originAllowed };

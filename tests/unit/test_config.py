@@ -152,6 +152,8 @@ def test_invalid_config_registers_no_resource() -> None:
         ({"flowspace:socketServerImage": "ghcr.io/a/socket"}, "socketServerImage", "pinned to a version"),
         ({"flowspace:livekitHostname": "space-socket.dev.flow-coder.com"}, "livekitHostname", "same label"),
         ({"flowspace:vercelTeamId": "team_abc"}, "vercelTeamId", "no vercelProjectId"),
+        ({"flowspace:allowedOrigins": '["*"]'}, "allowedOrigins", "not a browser origin"),
+        ({"flowspace:allowedOrigins": '["https://evil.example/path"]'}, "allowedOrigins", "not a browser origin"),
         ({"flowspace:targetUser": "deploy"}, "targetUser", "targetHost is not set"),
         ({"flowspace:availabilityDomain": "Uocm:AP CHUNCHEON"}, "availabilityDomain", "neither an index"),
     ],

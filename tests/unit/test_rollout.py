@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml
 
 from model.layout import secret_file_names
 from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_program
@@ -142,3 +143,11 @@ def test_rollout_waits_for_dns_and_preview_declares_it() -> None:
     assert preview.named("origin-certificate-certificate").urn in rollout.dependencies
     assert preview.of_type(COPY) and preview.named("rollout-activate")
     assert not preview.outputs["release_id"].known
+
+
+def test_the_socket_server_accepts_only_the_apps_origins(prod: Run) -> None:
+    compose = yaml.safe_load(uploads(prod)["docker-compose.yml"])
+    environment = compose["services"]["socket-server"]["environment"]
+    assert environment["CORS_ORIGINS"] == "https://flow-coder.com https://*.flow-coder.com"
+    chosen = run_program(overrides={"flowspace:allowedOrigins": '["https://space.flow-coder.com"]'})
+    assert "CORS_ORIGINS: https://space.flow-coder.com" in uploads(chosen)["docker-compose.yml"]

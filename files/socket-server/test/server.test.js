@@ -2,13 +2,13 @@
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const { io: connect } = require("socket.io-client");
-const { createServer } = require("../server.js");
+const { createServer, originAllowed } = require("../server.js");
 
 let server;
 let base;
 
 before(async () => {
-  server = createServer();
+  server = createServer(["https://flow-coder.com", "https://*.flow-coder.com"]);
   await new Promise((resolve) => server.httpServer.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${server.httpServer.address().port}`;
 });
@@ -44,3 +44,17 @@ for (const transport of ["polling", "websocket"]) {
     }
   });
 }
+
+test("only the configured origins may connect", async () => {
+  for (const [origin, allowed] of [
+    ["https://space.flow-coder.com", true],
+    ["https://flow-coder.com", true],
+    ["https://evil.example", false],
+    ["https://flow-coder.com.evil.example", false],
+    ["http://space.flow-coder.com", false],
+  ]) {
+    const response = await fetch(`${base}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
+    assert.equal(response.status === 200, allowed, `${origin}: ${response.status}`);
+    assert.equal(originAllowed(["https://flow-coder.com", "https://*.flow-coder.com"], origin), allowed, origin);
+  }
+});
