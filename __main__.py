@@ -1,5 +1,7 @@
 """FlowSpace realtime backend: config -> host (created on OCI, or existing) -> edge -> rollout -> app env -> exports."""
 
+from dataclasses import replace
+
 import pulumi
 
 from components import origin_lock
@@ -9,7 +11,7 @@ from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
 from components.rollout import Rollout, RolloutArgs, SshTarget
 from components.secret import secret
-from components.server import Server, ServerArgs
+from components.server import Server, ServerArgs, resolve_availability_domain
 from components.tags import tag_every_resource
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig, read_stack_config
@@ -19,11 +21,10 @@ from model.ports import Ingress
 
 def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     compartment, project, net = config.compartment_id, config.project, config.network
+    domain = resolve_availability_domain(compartment, config.instance.availability_domain)
+    instance, keys = replace(config.instance, availability_domain=domain), net.admin_ssh_public_keys
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
-    keys = net.admin_ssh_public_keys
-    server = Server(
-        "server", ServerArgs(compartment, network.subnet_id, project, config.instance, "ubuntu", keys, ingress)
-    )
+    server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
     if config.cost_alerts:
         CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.vnic_id))
     pulumi.export("instance_id", server.instance_id)

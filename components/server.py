@@ -36,17 +36,30 @@ class ServerArgs:
     ingress: pulumi.Input[Ingress]
 
 
-def _pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
+def pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
+    fix = "fix: pulumi config set flowspace:availabilityDomain 0"
     if isinstance(wanted, str):
         if wanted not in names:
-            raise ValueError(f"flowspace:availabilityDomain {wanted!r} is not one of {', '.join(names)}")
+            raise ValueError(
+                f"flowspace:availabilityDomain {wanted!r} is not one of this region's {', '.join(names)}\n    {fix}"
+            )
         return wanted
     if not 0 <= wanted < len(names):
         raise ValueError(
             f"flowspace:availabilityDomain index {wanted} is out of range: this region has {len(names)} "
-            f"({', '.join(names)}); fix: pulumi config set flowspace:availabilityDomain 0"
+            f"({', '.join(names)})\n    {fix}"
         )
     return names[wanted]
+
+
+def resolve_availability_domain(compartment_id: str, wanted: int | str) -> str:
+    """The domain's name, looked up before anything is declared: a bad index or name stops the
+    program with its key and fix, and nothing half-created."""
+    found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains
+    try:
+        return pick_availability_domain([domain.name for domain in found], wanted)
+    except ValueError as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def _newest_image(image_ids: Sequence[str]) -> str:
@@ -73,11 +86,8 @@ class Server(pulumi.ComponentResource):
         deploy_key = tls.PrivateKey(f"{name}-deploy-key", algorithm="ED25519", opts=child)
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
 
-        domains = oci.identity.get_availability_domains_output(compartment_id=args.compartment_id, opts=child_invoke)
-        wanted_domain = args.instance.availability_domain
-        availability_domain = domains.availability_domains.apply(
-            lambda found: _pick_availability_domain([d.name for d in found], wanted_domain)
-        )
+        # A name, resolved by resolve_availability_domain before anything was declared.
+        availability_domain = str(args.instance.availability_domain)
 
         image_id: pulumi.Input[str]
         if args.instance.image_id is not None:

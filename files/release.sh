@@ -4,6 +4,7 @@
 #   activate          firewall, docker compose up --wait, health gate; on failure restore the
 #                     previous release (its firewall and its services) and fail; prune old releases
 #   retire            on delete: take the stack down if this release is the current one
+#   gate              only the health gate, against what runs now
 # Every action holds the host's lock, so rollouts never interleave, and a host serves one stack.
 # Secrets arrive on stdin only; nothing here prints them.
 set -eu
@@ -79,13 +80,23 @@ apply_firewall() {
   fi
 }
 
+# The certificate Caddy serves is verified: against the release's origin certificate itself (curl
+# accepts a leaf as its own trust anchor), so a wrong, mismatched or expired one fails the gate;
+# without one (ACME), against the host's trusted roots.
+gate_curl() {
+  if [ -n "$GATE_CA_FILE" ]; then
+    curl --silent --show-error --fail --max-time 5 --cacert "$release_dir/$GATE_CA_FILE" "$@"
+  else
+    curl --silent --show-error --fail --max-time 5 "$@"
+  fi
+}
+
 gate() {
   # Each check: hostname=service. Through Caddy on this host, as Cloudflare would connect.
   for check in $GATE_CHECKS; do
     host=${check%%=*}
     attempt=1
-    until curl --silent --show-error --fail --max-time 5 --insecure \
-      --resolve "$host:$HTTPS_PORT:127.0.0.1" "https://$host:$HTTPS_PORT$HEALTH_ROUTE" > /dev/null; do
+    until gate_curl --resolve "$host:$HTTPS_PORT:127.0.0.1" "https://$host:$HTTPS_PORT$HEALTH_ROUTE" > /dev/null; do
       if [ "$attempt" -ge "$GATE_ATTEMPTS" ]; then
         failed_check=$check
         return 1
@@ -184,5 +195,6 @@ case "${1:-}" in
   receive-secrets) receive_secrets ;;
   activate) activate ;;
   retire) retire ;;
-  *) echo "usage: $0 receive-secrets|activate|retire" >&2; exit 2 ;;
+  gate) gate ;;
+  *) echo "usage: $0 receive-secrets|activate|retire|gate" >&2; exit 2 ;;
 esac

@@ -64,6 +64,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "FIREWALL_UNIT": layout.FIREWALL_UNIT,
         "UNIT_DIR": settings.unit_dir,
         "SECRET_FILES": " ".join(layout.secret_file_names(settings.certificate_pem is not None)),
+        "GATE_CA_FILE": layout.ORIGIN_CERTIFICATE if settings.certificate_pem is not None else "",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 

@@ -121,6 +121,7 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
         memory_gb=12,
         socket_server_source=socket_server_source(ROOT / "files/socket-server"),
         firewall_script=str(firewall_script),
+        gate_seconds=4,
     )
     plain = render_plain_files(settings)
     secret = render_secret_files(API_KEY, API_SECRET, key_pem)

@@ -8,11 +8,14 @@ LiveKit media goes straight to the server's public address.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from model import ports
+from testbed.pki import make_pki
 from testbed.site import (
     API_KEY,
     API_SECRET,
@@ -92,6 +95,18 @@ def check_livekit_media_falls_back_to_tcp(site: Site) -> None:
     assert answer["ok"], f"LiveKit audio over TCP {ports.LIVEKIT_RTC_TCP.first} with UDP blocked: {answer}"
 
 
+def check_gate_verifies_the_served_certificate(site: Site, scratch: Path) -> None:
+    """release.sh's own gate, real curl against real Caddy: the release's certificate passes, another fails."""
+    passed = site.pair.run(site.pair.server, "sh", str(site.release / "release.sh"), "gate", check=False)
+    assert passed.returncode == 0, f"the gate failed against the release's own certificate: {passed.stderr}"
+    impostor = scratch / "releases" / site.release.name
+    shutil.copytree(site.release, impostor, ignore=shutil.ignore_patterns("secrets"))
+    (impostor / "origin.pem").write_text(make_pki(HOSTNAMES).certificate_pem)
+    failed = site.pair.run(site.pair.server, "sh", str(impostor / "release.sh"), "gate", check=False)
+    assert failed.returncode != 0, "the gate passed although Caddy serves another certificate"
+    assert "waiting for https://" in failed.stderr
+
+
 ADMIN_PROBE = f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/config/"
 
 
@@ -144,6 +159,10 @@ def test_3b_livekit_falls_back_to_tcp_when_udp_is_blocked(site: Site) -> None:
 
 def test_4_only_the_ports_table_is_exposed_and_web_only_to_the_edge(site: Site) -> None:
     check_exposure(site)
+
+
+def test_4b_the_health_gate_verifies_the_certificate_caddy_serves(site: Site, tmp_path: Path) -> None:
+    check_gate_verifies_the_served_certificate(site, tmp_path)
 
 
 def test_5_after_a_reboot_everything_comes_back_from_what_is_persisted(site: Site) -> None:

@@ -339,3 +339,13 @@ def test_the_release_installs_the_firewall_boot_unit_on_any_host(host: Host) -> 
     assert f"ExecStart={host.root / 'sbin' / 'flowspace-firewall'}" in unit
     log = (host.standin_dir / "argv.log").read_text()
     assert "sudo -n systemctl enable flowspace-firewall.service" in log
+
+
+def test_the_gate_verifies_the_served_certificate_against_the_releases_own(host: Host) -> None:
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0
+    gate_calls = [line for line in (host.standin_dir / "argv.log").read_text().splitlines() if line.startswith("curl")]
+    assert gate_calls, "the gate ran no curl"
+    for call in gate_calls:
+        assert "--insecure" not in call and " -k " not in call, call
+        assert f"--cacert {host.app / 'releases' / first / 'origin.pem'}" in call, call

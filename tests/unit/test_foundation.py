@@ -16,6 +16,7 @@ from testbed.mocks import (
     Run,
     is_secret,
     reveal,
+    run_failing_program,
     run_program,
 )
 
@@ -161,3 +162,13 @@ def test_host_firewall_in_cloud_init_carries_the_same_origin_lock(prod: Run) -> 
             )
     assert "-s 0.0.0.0/0 -p tcp -m tcp --dport 443 " not in script, "443 must not be open to all with the origin lock"
     assert "-s 0.0.0.0/0 -p udp -m udp --dport 50000:60000 " in script
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("3", "index 3 is out of range"), ("Uocm:AP-SEOUL-1-AD-1", "is not one of")]
+)
+def test_an_availability_domain_the_region_lacks_stops_before_anything_is_declared(value: str, expected: str) -> None:
+    run, error = run_failing_program({"flowspace:availabilityDomain": value})
+    assert expected in str(error) and "flowspace:availabilityDomain" in str(error), error
+    assert "pulumi config set flowspace:availabilityDomain 0" in str(error)
+    assert not run.resources, f"declared before the check: {[r.name for r in run.resources]}"
