@@ -17,5 +17,5 @@ def ingress(ssh_cidrs: Sequence[str], origin_lock: bool) -> pulumi.Output[Ingres
         return pulumi.Output.from_input(Ingress(ssh))
     ranges = cloudflare.get_ip_ranges_output()
     return pulumi.Output.all(ranges.ipv4_cidrs, ranges.ipv6_cidrs).apply(
-        lambda cidrs: Ingress(ssh, tuple(cidrs[0]), tuple(cidrs[1] or ()))
+        lambda cidrs: Ingress(ssh, tuple(cidrs[0] or ()), tuple(cidrs[1] or ()))
     )

@@ -55,9 +55,15 @@ def pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
 def resolve_availability_domain(compartment_id: str, wanted: int | str) -> str:
     """The domain's name, looked up before anything is declared: a bad index or name stops the
     program with its key and fix, and nothing half-created."""
-    found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains
+    found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains or []
+    names = [domain.name for domain in found]
+    if not names:
+        raise pulumi.RunError(
+            f"no availability domain is visible in compartment {compartment_id}: check flowspace:compartmentId "
+            "and that the OCI API key may read it (oci:region must be the tenancy's home region)"
+        )
     try:
-        return pick_availability_domain([domain.name for domain in found], wanted)
+        return pick_availability_domain(names, wanted)
     except ValueError as error:
         raise pulumi.RunError(str(error)) from None
 
