@@ -162,6 +162,7 @@ class Operator:
 
     engine: Path
     project: Path
+    # The network namespace the CLI runs in; "" for this machine's own (no host is reached).
     namespace: str
     state: Path
     home: Path
@@ -186,7 +187,13 @@ class Operator:
     def pulumi(self, *args: str, stdin: str | None = None, timeout: float = 600) -> Run:
         started = time.monotonic()
         result = subprocess.run(
-            ["ip", "netns", "exec", self.namespace, str(self.engine / "bin" / "pulumi"), *args, "--stack", self.stack],
+            [
+                *(["ip", "netns", "exec", self.namespace] if self.namespace else []),
+                str(self.engine / "bin" / "pulumi"),
+                *args,
+                "--stack",
+                self.stack,
+            ],
             cwd=self.project,
             env=self.env(),
             input=stdin,

@@ -18,12 +18,14 @@ import pytest
 from scripts.host_diff import host_diff, release_from_preview
 from testbed.engine import (
     APP_DIR,
+    ROOT,
     Operator,
     Run,
     SshHost,
     existing_server_config,
     install_engine,
     operator_for,
+    project_copy,
     ssh_host,
 )
 from testbed.tools import require, require_root, require_tool
@@ -75,6 +77,22 @@ def running_release(host: SshHost) -> str:
 
 def releases_on(host: SshHost) -> set[str]:
     return {path.split("/")[1] for path in host.files() if path.startswith("releases/") and path.count("/") == 1}
+
+
+def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(engine: Path, tmp_path: Path) -> None:
+    """Pulumi.yaml's typed declarations pass the engine's own check; the program then lists what is missing."""
+    home, state = tmp_path / "home", tmp_path / "state"
+    home.mkdir()
+    state.mkdir()
+    operator = Operator(engine, project_copy(tmp_path / "project"), "", state, home, "prod")
+    shutil.copy(ROOT / "Pulumi.prod.yaml", operator.project / "Pulumi.prod.yaml")
+    operator.must("stack", "init")
+    run = operator.pulumi("preview", "--non-interactive")
+    assert run.returncode != 0
+    assert "2 configuration problem(s); nothing was created" in run.output, run.output[-3000:]
+    assert "pulumi config set flowspace:compartmentId" in run.output
+    assert "pulumi config set flowspace:cloudflareZoneId" in run.output
+    assert "must be of type" not in run.output, "the committed stack file fails Pulumi.yaml's types"
 
 
 def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
