@@ -32,10 +32,15 @@ class Reader:
         self.problems: list[Problem] = []
 
     def problem(self, key: Key, message: str, fix: str | None = None) -> None:
-        self.problems.append(Problem(key.name, message, fix or key.set_command()))
+        problem = Problem(key.name, message, fix or key.set_command())
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def raw(self, key: Key) -> str | None:
         value = self.source.get(key.name)
+        if value is not None and ("\n" in value or "\r" in value):
+            self.problem(key, "contains a line break; every setting is one line")
+            return None
         return None if value is None or value.strip() == "" else value.strip()
 
     def text(self, key: Key) -> str | None:

@@ -138,9 +138,11 @@ def test_invalid_config_registers_no_resource() -> None:
         (
             {"flowspace:socketHostname": "space-socket.flow-coder.com\nevil.flow-coder.com"},
             "socketHostname",
-            "not a valid",
+            "line break",
         ),
-        ({"flowspace:imageId": "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaaaaaaaaaaaaaaaaa\n#"}, "imageId", "not an OCID"),
+        ({"flowspace:socketHostname": "space-socket.flow-coder.com\n"}, "socketHostname", "line break"),
+        ({"flowspace:targetUser": "ubuntu\n"}, "targetUser", "line break"),
+        ({"flowspace:imageId": "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaaaaaaaaaaaaaaaaa\n#"}, "imageId", "line break"),
         ({"flowspace:cloudflareTlsScope": "zone"}, "strictTlsExtraHostnames", "would be ignored"),
         ({"flowspace:cloudflareTlsScope": "none"}, "strictTlsExtraHostnames", "would be ignored"),
         (
