@@ -86,6 +86,16 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
     amount = reader.integer(BUDGET_AMOUNT_USD)
     tenancy_id = reader.raw(TENANCY_ID)
     if email is None:
+        for key, value in (
+            (TENANCY_ID, tenancy_id),
+            (BUDGET_AMOUNT_USD, None if amount == BUDGET_AMOUNT_USD.default else amount),
+        ):
+            if value is not None:
+                reader.problem(
+                    key,
+                    "would be ignored: the cost alerts are off without alertEmail",
+                    f"{ALERT_EMAIL.set_command()}, or pulumi config rm {key.full_name}",
+                )
         return None
     if not _EMAIL.fullmatch(email):
         reader.problem(ALERT_EMAIL, f"{email!r} is not an e-mail address")

@@ -154,6 +154,7 @@ def test_invalid_config_registers_no_resource() -> None:
         ({"flowspace:socketServerImage": "ghcr.io/a/socket"}, "socketServerImage", "pinned to a version"),
         ({"flowspace:livekitHostname": "space-socket.dev.flow-coder.com"}, "livekitHostname", "same label"),
         ({"flowspace:vercelTeamId": "team_abc"}, "vercelTeamId", "no vercelProjectId"),
+        ({"flowspace:budgetAmountUsd": "5"}, "budgetAmountUsd", "without alertEmail"),
         ({"flowspace:allowedOrigins": '["*"]'}, "allowedOrigins", "not a browser origin"),
         ({"flowspace:allowedOrigins": '["https://evil.example/path"]'}, "allowedOrigins", "not a browser origin"),
         ({"flowspace:targetUser": "deploy"}, "targetUser", "targetHost is not set"),
