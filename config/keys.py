@@ -36,10 +36,5 @@ class Key:
             return f"pulumi config set --secret {self.full_name} < {example or self.example}"
         return f"pulumi config set {self.full_name} {example or self.example}"
 
-    @property
-    def derived(self) -> bool:
-        """The default depends on other keys or the stack, so Pulumi.yaml cannot state it."""
-        return self.default is None and self.default_doc is not None and self.default_doc != REQUIRED
-
 
 REQUIRED = "*required*"

@@ -86,10 +86,6 @@ class Ingress:
     origin_lock_cidrs: tuple[str, ...] | None = None
     origin_lock_cidrs_v6: tuple[str, ...] = ()
 
-    @property
-    def origin_locked(self) -> bool:
-        return self.origin_lock_cidrs is not None
-
     def sources(self, port: PublicPort, family: IpFamily = 4) -> tuple[str, ...]:
         anywhere = ANYWHERE if family == 4 else ANYWHERE_V6
         if port.audience is Audience.SSH_CLIENTS:
