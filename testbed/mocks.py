@@ -87,6 +87,11 @@ class Run:
         return found[0]
 
 
+def _pem(label: str, body: str) -> str:
+    """A stand-in PEM block (no key material: the body is the resource's name)."""
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
 def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]:
     """What the provider would compute; nothing during a preview, as for resources not yet created."""
     if preview:
@@ -94,8 +99,8 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
     typ, name, inputs = args.typ, args.name, args.inputs
     if typ == "tls:index/privateKey:PrivateKey":
         return {
-            "privateKeyOpenssh": f"-----BEGIN OPENSSH PRIVATE KEY-----\n{name}\n-----END OPENSSH PRIVATE KEY-----\n",
-            "privateKeyPem": f"-----BEGIN PRIVATE KEY-----\n{name}\n-----END PRIVATE KEY-----\n",
+            "privateKeyOpenssh": _pem("OPENSSH PRIVATE KEY", name),
+            "privateKeyPem": _pem("PRIVATE KEY", name),
             "publicKeyOpenssh": f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{name.replace('-', '')} \n",
         }
     if typ == "tls:index/certRequest:CertRequest":
