@@ -154,6 +154,7 @@ class Server(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.project.protect,
+                delete_before_replace=args.instance.delete_before_replace,
                 # A newer image or edited first-boot data must not rebuild a running server;
                 # day-2 changes are the rollout's.
                 ignore_changes=["metadata", "sourceDetails.sourceId"],

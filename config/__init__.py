@@ -7,7 +7,7 @@ in one run, each with the key, what is wrong and the `pulumi config set` command
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 
@@ -114,7 +114,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     return StackConfig(
         project=Project(stack, protect),
         compartment_id=compartment_id,
-        instance=instance,
+        instance=replace(instance, delete_before_replace=free_tier.replacement_exceeds_allowance),
         network=network_config,
         free_tier=free_tier,
         edge=edge_config,
@@ -131,6 +131,11 @@ def read_stack_config() -> StackConfig:
         config = load_stack_config(PulumiConfigSource(), pulumi.get_stack())
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
+    if config.existing_server is None and config.cost_alerts is None:
+        pulumi.log.warn(
+            f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
+            f"costs money. {cost.ALERT_EMAIL.set_command()}"
+        )
     host = config.existing_server
     if host is not None and host.host_key is None:
         pulumi.log.warn(

@@ -58,6 +58,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 class FreeTierConfig:
     allowance: allowance.A1Allowance
     accepted_monthly_cost_usd: float
+    replacement_exceeds_allowance: bool = False
 
 
 def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
@@ -78,7 +79,13 @@ def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
             f"{OCPUS.set_command(str(int(a1.ocpus)))} && {MEMORY_GB.set_command(str(int(a1.memory_gb)))}, "
             f"or accept the cost: {ACCEPTED_MONTHLY_COST_USD.set_command(f'{estimate.total_usd:.2f}')}",
         )
-    return FreeTierConfig(a1, accepted)
+    return FreeTierConfig(a1, accepted, _two_would_cost(instance, a1))
+
+
+def _two_would_cost(instance: InstanceSpec, a1: allowance.A1Allowance) -> bool:
+    """While a replacement is created, the old instance still runs."""
+    one = allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)
+    return allowance.estimate_monthly_cost([one, one], a1).total_usd > 0
 
 
 def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlerts | None:

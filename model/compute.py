@@ -22,3 +22,6 @@ class InstanceSpec:
     # None: the newest Ubuntu 24.04 aarch64 image when the instance is created.
     image_id: str | None
     shape: str = A1_SHAPE
+    # True when the old and the new instance together would not fit the allowance: a replacement
+    # deletes the old one first (a free tenancy refuses the second, a paid one bills it).
+    delete_before_replace: bool = False

@@ -57,6 +57,7 @@ class Registration:
     ignore_changes: list[str]
     replacement_trigger: Any
     protect: bool
+    delete_before_replace: bool
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     if request.HasField("replacement_trigger")
                     else None,
                     protect=bool(request.protect),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

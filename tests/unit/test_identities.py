@@ -56,3 +56,10 @@ def test_every_oci_resource_carries_the_stack_tags() -> None:
 
 def test_the_origin_certificate_expiry_is_an_output() -> None:
     assert run_program("prod").outputs["origin_certificate_expires_on"].value == "2029-11-23"
+
+
+def test_a_replacement_that_would_not_fit_the_allowance_deletes_the_old_instance_first() -> None:
+    # prod: 4 OCPU / 24 GB is the whole PAYG allowance, so two at once would be billed (or refused).
+    assert run_program("prod").named("server-instance").delete_before_replace
+    # dev: 1 OCPU / 6 GB twice still fits the 2 OCPU / 12 GB free allowance: create, then delete.
+    assert not run_program("dev").named("server-instance").delete_before_replace
