@@ -16,7 +16,7 @@ import pulumi_tls as tls
 
 from components.rollout import SshTarget
 from components.secret import secret
-from model.compute import InstanceSpec
+from model.compute import AD_COUNT_PHRASE, InstanceSpec
 from model.ports import Ingress
 from model.project import Project
 from render.cloud_init import CloudInitSettings, render_cloud_init
@@ -46,8 +46,8 @@ def pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
         return wanted
     if not 0 <= wanted < len(names):
         raise ValueError(
-            f"flowspace:availabilityDomain index {wanted} is out of range: this region has {len(names)} "
-            f"({', '.join(names)})\n    {fix}"
+            f"flowspace:availabilityDomain index {wanted} is out of range: "
+            f"{AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})\n    {fix}"
         )
     return names[wanted]
 

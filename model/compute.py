@@ -12,6 +12,10 @@ A1_MIN_GB_PER_OCPU = 1
 A1_MAX_GB_PER_OCPU = 64
 
 
+# How the program states a region's number of availability domains (scripts/deploy reads it back).
+AD_COUNT_PHRASE = "this region has {count}"
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     ocpus: int

@@ -1,26 +1,37 @@
 """`pulumi up` that rides out Oracle's "Out of host capacity" for A1 launches.
 
-On that error (and only while the instance does not exist yet) it moves to the next availability
-domain and tries again, backing off between attempts, bounded in attempts and time. Any other
-error stops at once with its message.
+On that error (and only while the instance does not exist yet) it tries again, backing off
+between attempts, bounded in attempts and time, moving through the availability domains the
+region has (in a one-AD region such as ap-chuncheon-1: the same one again). Any other error stops
+at once with its message. The AD is chosen for each run in a temporary copy of the project, so the
+committed stack file never changes.
 
-    scripts/deploy -s prod [--ads 0,1,2] [--max-attempts 24] [--max-minutes 120]
+    scripts/deploy -s prod [--ads 0,1] [--max-attempts 24] [--max-minutes 120]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from model.compute import AD_COUNT_PHRASE
+
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 INSTANCE_TYPE = "oci:Core/instance:Instance"
 AVAILABILITY_DOMAIN_KEY = "flowspace:availabilityDomain"
+AD_COUNT = re.compile(AD_COUNT_PHRASE.format(count=r"(?P<count>[0-9]+)"))
+# What `pulumi up` needs of a checkout; the copy gets the stack file too.
+PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")
+# An index no region has: the program's refusal names how many the region has.
+PROBE_INDEX = 99
 
 
 class DeployFailed(Exception):
@@ -38,10 +49,13 @@ class Stack(Protocol):
 
     def instance_exists(self) -> bool: ...
 
+    def availability_domain_count(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    availability_domains: Sequence[int] = (0, 1, 2)
+    # None: every availability domain the region has.
+    availability_domains: Sequence[int] | None = None
     max_attempts: int = 24
     max_seconds: float = 2 * 3600
     first_delay_seconds: float = 60
@@ -62,7 +76,13 @@ def deploy(
     """Runs `up` until it succeeds; returns the number of attempts. Raises GaveUp or DeployFailed."""
     started = clock()
     delay = policy.first_delay_seconds
-    domains = list(policy.availability_domains)
+    count = stack.availability_domain_count()
+    wanted = list(policy.availability_domains) if policy.availability_domains is not None else list(range(count))
+    domains = [index for index in wanted if 0 <= index < count]
+    if not domains:
+        raise GaveUp(f"none of availability domains {wanted} exists: {AD_COUNT_PHRASE.format(count=count)}")
+    if domains != wanted:
+        log(f"[deploy] this region has {count} availability domain(s): trying {', '.join(map(str, domains))}")
     for attempt in range(1, policy.max_attempts + 1):
         domain = domains[(attempt - 1) % len(domains)]
         stack.use_availability_domain(domain)
@@ -88,20 +108,33 @@ def deploy(
                     "shape (flowspace:ocpus / flowspace:memoryGb)"
                 ) from error
             following = domains[attempt % len(domains)]
-            log(f"[deploy] out of host capacity in AD {domain}; AD {following} in {delay:.0f} s")
+            where = "the same AD" if following == domain else f"AD {following}"
+            log(f"[deploy] out of host capacity in AD {domain}; {where} in {delay:.0f} s")
             sleep(delay)
             delay = min(delay * 2, policy.max_delay_seconds)
     raise GaveUp("no attempts allowed (--max-attempts 0)")
 
 
 class AutomationStack:
-    """The real stack, through the Pulumi Automation API."""
+    """The real stack through the Automation API, in a temporary copy of the project: the AD of a
+    run is set there, never in the committed Pulumi.<stack>.yaml."""
 
-    def __init__(self, stack_name: str, work_dir: Path) -> None:
+    def __init__(self, stack_name: str, project_dir: Path) -> None:
         from pulumi import automation
 
         self._automation = automation
-        self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(work_dir))
+        self._copy = Path(tempfile.mkdtemp(prefix="flowspace-deploy-"))
+        for name in PROGRAM:
+            source = project_dir / name
+            if source.is_dir():
+                shutil.copytree(source, self._copy / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+            else:
+                shutil.copy(source, self._copy / name)
+        stack_file = project_dir / f"Pulumi.{stack_name}.yaml"
+        if stack_file.exists():
+            shutil.copy(stack_file, self._copy / stack_file.name)
+        (self._copy / ".venv").symlink_to(project_dir / ".venv")
+        self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(self._copy))
 
     def up(self, on_output: Callable[[str], None]) -> None:
         try:
@@ -116,24 +149,41 @@ class AutomationStack:
         resources = (self._stack.export_stack().deployment or {}).get("resources", [])
         return any(resource.get("type") == INSTANCE_TYPE for resource in resources)
 
+    def availability_domain_count(self) -> int:
+        self.use_availability_domain(PROBE_INDEX)
+        try:
+            self._stack.preview(color="never")
+        except self._automation.errors.CommandError as error:
+            found = AD_COUNT.search(str(error))
+            if found:
+                return int(found["count"])
+            raise DeployFailed(str(error)) from error
+        raise DeployFailed(f"availability domain {PROBE_INDEX} was accepted; cannot tell how many the region has")
+
+    def close(self) -> None:
+        shutil.rmtree(self._copy, ignore_errors=True)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-s", "--stack", required=True, help="stack name, e.g. prod")
-    parser.add_argument("--ads", default="0,1,2", help="availability domain indexes to rotate through (default 0,1,2)")
+    parser.add_argument("--ads", help="availability domain indexes to rotate through (default: all the region has)")
     parser.add_argument("--max-attempts", type=int, default=RetryPolicy.max_attempts)
     parser.add_argument("--max-minutes", type=float, default=RetryPolicy.max_seconds / 60)
     arguments = parser.parse_args(argv)
     policy = RetryPolicy(
-        availability_domains=[int(index) for index in arguments.ads.split(",")],
+        availability_domains=[int(index) for index in arguments.ads.split(",")] if arguments.ads else None,
         max_attempts=arguments.max_attempts,
         max_seconds=arguments.max_minutes * 60,
     )
+    stack = AutomationStack(arguments.stack, Path(__file__).resolve().parents[1])
     try:
-        deploy(AutomationStack(arguments.stack, Path(__file__).resolve().parents[1]), policy)
+        deploy(stack, policy)
     except (DeployFailed, GaveUp) as error:
         print(f"[deploy] {error}", file=sys.stderr)
         return 1
+    finally:
+        stack.close()
     return 0
 
 

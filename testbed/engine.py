@@ -23,12 +23,11 @@ from pathlib import Path
 
 import yaml
 
+from scripts.deploy import PROGRAM
 from testbed.netns import Pair, namespace_pair, sh
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = Path(__file__).parent / "standins"
-# What `pulumi up` needs of the project, as a checkout has it.
-PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")
 PASSPHRASE = "engine-suite-passphrase"
 HOST_USER = "root"
 # Not 22: the program's targetPort is exercised on every run.

@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "policy": {"policy", "model"},
     "scripts": {"scripts", "model", "render"},
     "bench": {"bench", "model", "render", "testbed"},
-    "testbed": {"testbed", "model", "render", "config"},
+    "testbed": {"testbed", "model", "render", "config", "scripts"},
 }
 PROJECT_PACKAGES = {*ALLOWED, "tests"} - {"__main__"}
 # No Pulumi below the components: the model and the renderers are plain Python.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +19,12 @@ class FakeStack:
 
     outcomes: list[str | None]
     has_instance: bool = False
+    region_ads: int = 3
     domains_tried: list[int] = field(default_factory=list)
     domain: int = -1
+
+    def availability_domain_count(self) -> int:
+        return self.region_ads
 
     def up(self, on_output: Callable[[str], None]) -> None:
         self.domains_tried.append(self.domain)
@@ -101,3 +106,52 @@ def test_a_single_ad_region_retries_the_same_domain() -> None:
 )
 def test_capacity_errors_are_recognised(message: str, expected: bool) -> None:
     assert is_capacity_error(message) is expected
+
+
+def test_a_one_ad_region_retries_the_same_ad_with_back_off() -> None:
+    stack = FakeStack([CAPACITY, CAPACITY, CAPACITY, None], region_ads=1)
+    attempts, clock, lines = run(stack)
+    assert attempts == 4 and stack.domains_tried == [0, 0, 0, 0]
+    assert clock.slept == [60, 120, 240]
+    assert any("out of host capacity in AD 0; the same AD in 60 s" in line for line in lines), lines
+
+
+def test_only_the_ads_the_region_has_are_tried() -> None:
+    stack = FakeStack([CAPACITY, CAPACITY, None], region_ads=2)
+    run(stack, RetryPolicy(availability_domains=[0, 1, 2]))
+    assert stack.domains_tried == [0, 1, 0]
+    with pytest.raises(GaveUp, match="this region has 1"):
+        run(FakeStack([None], region_ads=1), RetryPolicy(availability_domains=[1, 2]))
+
+
+def test_the_committed_stack_file_is_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi.automation as automation
+
+    from scripts import deploy as helper
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in helper.PROGRAM:
+        (project / name).mkdir() if "." not in name else (project / name).write_text("")
+    committed = project / "Pulumi.prod.yaml"
+    committed.write_text("config:\n  flowspace:availabilityDomain: '0'\n")
+    (project / ".venv").mkdir()
+    work_dirs: list[Path] = []
+
+    class FakeAutomationStack:
+        def set_config(self, key: str, value: automation.ConfigValue) -> None:
+            stack_file = work_dirs[-1] / "Pulumi.prod.yaml"
+            stack_file.write_text(stack_file.read_text() + f"  {key}: '{value.value}'\n")
+
+    def select_stack(stack_name: str, work_dir: str) -> FakeAutomationStack:
+        work_dirs.append(Path(work_dir))
+        return FakeAutomationStack()
+
+    monkeypatch.setattr(automation, "select_stack", select_stack)
+    stack = helper.AutomationStack("prod", project)
+    stack.use_availability_domain(1)
+    assert work_dirs[-1] != project
+    assert "availabilityDomain: '1'" in (work_dirs[-1] / "Pulumi.prod.yaml").read_text()
+    assert committed.read_text() == "config:\n  flowspace:availabilityDomain: '0'\n", "the committed file changed"
+    stack.close()
+    assert not work_dirs[-1].exists()
