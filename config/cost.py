@@ -48,7 +48,35 @@ TENANCY_ID = Key(
     "ocid1.tenancy.oc1..<id>",
     default_doc="`compartmentId` when it is the tenancy",
 )
-KEYS = (FREE_TIER_ALLOWANCE, ACCEPTED_MONTHLY_COST_USD, ALERT_EMAIL, BUDGET_AMOUNT_USD, TENANCY_ID)
+EXPECTED_EGRESS_TB = Key(
+    "expectedEgressTbPerMonth",
+    "number",
+    "number",
+    "outbound traffic you expect a month, in TB (seed 001: about 6.6 TB per space of 50 people); beyond 10 TB it is "
+    "billed, and the estimate counts it",
+    "6.6",
+    default=0,
+)
+OTHER_A1_IN_TENANCY = Key(
+    "otherA1InTenancy",
+    "string",
+    "`OCPU/GB[/boot GB]`",
+    "A1 that other stacks already run in this tenancy (e.g. prod's `4/24/50` for a dev stack beside it): the "
+    "allowance is per tenancy, so the estimate counts it too",
+    "4/24/50",
+    default_doc="none",
+)
+KEYS = (
+    FREE_TIER_ALLOWANCE,
+    ACCEPTED_MONTHLY_COST_USD,
+    EXPECTED_EGRESS_TB,
+    OTHER_A1_IN_TENANCY,
+    ALERT_EMAIL,
+    BUDGET_AMOUNT_USD,
+    TENANCY_ID,
+)
+# Ten times the free allowance: anything above is a typo, not a plan.
+MAX_EGRESS_TB = 100
 # OCI's budgets go far higher, but a stack that means to stay free has no use for more.
 MAX_BUDGET_USD = 100_000
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -67,25 +95,38 @@ def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
     accepted = reader.number(ACCEPTED_MONTHLY_COST_USD)
     if accepted < 0:
         reader.problem(ACCEPTED_MONTHLY_COST_USD, f"{accepted:g} is negative")
-    estimate = allowance.estimate_monthly_cost(
-        [allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)], a1
-    )
+    egress_tb = reader.number(EXPECTED_EGRESS_TB)
+    if not 0 <= egress_tb <= MAX_EGRESS_TB:
+        reader.problem(EXPECTED_EGRESS_TB, f"{egress_tb:g} TB is outside 0-{MAX_EGRESS_TB} TB a month")
+        egress_tb = 0.0
+    this = allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)
+    others = _other_a1(reader)
+    estimate = allowance.estimate_monthly_cost([this, *others], a1, egress_tb)
     if estimate.total_usd > accepted:
+        beside = f" beside {others[0].ocpus:g} OCPU / {others[0].memory_gb:g} GB of other stacks" if others else ""
         reader.problem(
             OCPUS,
-            f"{instance.ocpus} OCPU / {instance.memory_gb} GB exceeds the {chosen} Always Free allowance "
-            f"({a1.ocpus:.2g} OCPU / {a1.memory_gb:.3g} GB running all month) and would cost about "
-            f"${estimate.total_usd:.2f}/month ({estimate.explain()}); accepted: ${accepted:.2f}",
+            f"{instance.ocpus} OCPU / {instance.memory_gb} GB{beside}"
+            f"{f' with {egress_tb:g} TB outbound a month' if egress_tb else ''} exceeds the {chosen} Always Free "
+            f"allowance ({a1.ocpus:.2g} OCPU / {a1.memory_gb:.3g} GB running all month, 10 TB outbound) and would "
+            f"cost about ${estimate.total_usd:.2f}/month ({estimate.explain()}); accepted: ${accepted:.2f}",
             f"{OCPUS.set_command(str(int(a1.ocpus)))} && {MEMORY_GB.set_command(str(int(a1.memory_gb)))}, "
             f"or accept the cost: {ACCEPTED_MONTHLY_COST_USD.set_command(f'{estimate.total_usd:.2f}')}",
         )
-    return FreeTierConfig(a1, accepted, _two_would_cost(instance, a1))
+    # While a replacement is created, the old instance still runs.
+    replacement_exceeds = allowance.estimate_monthly_cost([this, this, *others], a1).total_usd > 0
+    return FreeTierConfig(a1, accepted, replacement_exceeds)
 
 
-def _two_would_cost(instance: InstanceSpec, a1: allowance.A1Allowance) -> bool:
-    """While a replacement is created, the old instance still runs."""
-    one = allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)
-    return allowance.estimate_monthly_cost([one, one], a1).total_usd > 0
+def _other_a1(reader: Reader) -> list[allowance.Instance]:
+    text = reader.raw(OTHER_A1_IN_TENANCY)
+    if text is None:
+        return []
+    usage = allowance.parse_a1_usage(text)
+    if usage is None:
+        reader.problem(OTHER_A1_IN_TENANCY, f"{text!r} is not OCPU/GB or OCPU/GB/boot GB (e.g. 4/24/50)")
+        return []
+    return [usage]
 
 
 def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlerts | None:

@@ -14,6 +14,7 @@ Which A1 allowance applies to a tenancy is uncertain, so it is chosen in config 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,10 @@ BOOT_VOLUME_MIN_GB = 50
 # What OCI gives a boot volume when no size is asked for.
 BOOT_VOLUME_DEFAULT_GB = 47
 OUTBOUND_DATA_BYTES_PER_MONTH = 10 * 10**12
+OUTBOUND_DATA_FREE_GB = OUTBOUND_DATA_BYTES_PER_MONTH / 10**9
+# Outbound data beyond the free 10 TB, per GB. Oracle's list price differs by region (check yours);
+# this is the figure behind the seeds' estimate (13.2 TB for two spaces: about $32/month).
+EGRESS_USD_PER_GB = 0.01
 VCN_COUNT = 2
 LOAD_BALANCER_MBPS = 10
 
@@ -71,6 +76,7 @@ class CostEstimate:
     ocpu_hours_over: float
     gb_hours_over: float
     block_gb_over: float
+    egress_gb_over: float = 0.0
 
     @property
     def ocpu_usd(self) -> float:
@@ -85,8 +91,12 @@ class CostEstimate:
         return self.block_gb_over * BLOCK_USD_PER_GB_MONTH
 
     @property
+    def egress_usd(self) -> float:
+        return self.egress_gb_over * EGRESS_USD_PER_GB
+
+    @property
     def total_usd(self) -> float:
-        return round(self.ocpu_usd + self.memory_usd + self.block_usd, 2)
+        return round(self.ocpu_usd + self.memory_usd + self.block_usd + self.egress_usd, 2)
 
     def explain(self) -> str:
         parts = []
@@ -97,11 +107,18 @@ class CostEstimate:
         if self.block_gb_over:
             price = f"${BLOCK_USD_PER_GB_MONTH:.4f}"
             parts.append(f"{self.block_gb_over:g} GB of block storage over x {price} = ${self.block_usd:.2f}")
+        if self.egress_gb_over:
+            parts.append(
+                f"{self.egress_gb_over:g} GB outbound over 10 TB x ${EGRESS_USD_PER_GB} = ${self.egress_usd:.2f}"
+            )
         return "; ".join(parts) or "within the allowance"
 
 
-def estimate_monthly_cost(instances: Sequence[Instance], allowance: A1Allowance) -> CostEstimate:
-    """What A1 instances running all month, and their boot volumes, cost beyond the allowance."""
+def estimate_monthly_cost(
+    instances: Sequence[Instance], allowance: A1Allowance, egress_tb: float = 0.0
+) -> CostEstimate:
+    """What A1 instances running all month, their boot volumes and the month's outbound data cost
+    beyond the allowance."""
     ocpu_hours = sum(instance.ocpus for instance in instances) * HOURS_PER_MONTH
     gb_hours = sum(instance.memory_gb for instance in instances) * HOURS_PER_MONTH
     block_gb = sum(instance.boot_volume_gb for instance in instances)
@@ -109,6 +126,7 @@ def estimate_monthly_cost(instances: Sequence[Instance], allowance: A1Allowance)
         ocpu_hours_over=max(0.0, ocpu_hours - allowance.ocpu_hours),
         gb_hours_over=max(0.0, gb_hours - allowance.gb_hours),
         block_gb_over=max(0.0, block_gb - BLOCK_STORAGE_TOTAL_GB),
+        egress_gb_over=max(0.0, round(egress_tb * 1000 - OUTBOUND_DATA_FREE_GB, 3)),
     )
 
 
@@ -123,3 +141,15 @@ class CostAlerts:
     budget_amount_usd: int
     # Budgets live in the root compartment.
     tenancy_id: str
+
+
+_A1_USAGE = re.compile(r"(?P<ocpus>[0-9]+(\.[0-9]+)?)/(?P<memory>[0-9]+(\.[0-9]+)?)(/(?P<boot>[0-9]+))?")
+
+
+def parse_a1_usage(text: str) -> Instance | None:
+    """`OCPU/GB[/boot GB]`, e.g. `4/24/50`, as one instance; None when malformed."""
+    match = _A1_USAGE.fullmatch(text.strip())
+    if match is None:
+        return None
+    boot = float(match["boot"]) if match["boot"] else BOOT_VOLUME_MIN_GB
+    return Instance(float(match["ocpus"]), float(match["memory"]), boot)

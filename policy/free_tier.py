@@ -6,6 +6,7 @@ camelCase inputs); the policies wrap them. Mandatory where money is at stake, ad
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -87,11 +88,15 @@ def _instances(resources: Iterable[Resource]) -> list[Mapping[str, Any]]:
     return [props for resource_type, props in resources if resource_type == INSTANCE]
 
 
-def check_a1_allowance(resources: Iterable[Resource], allowance_name: str) -> list[str]:
+def check_a1_allowance(
+    resources: Iterable[Resource], allowance_name: str, egress_tb: float = 0.0, other_a1: str = ""
+) -> list[str]:
     a1 = allowance.A1_ALLOWANCES[allowance_name]
     shapes = [p.get("shapeConfig") or {} for p in _instances(resources) if p.get("shape") == allowance.A1_SHAPE]
     instances = [allowance.Instance(float(s.get("ocpus", 1)), float(s.get("memoryInGbs", 6)), 0) for s in shapes]
-    estimate = allowance.estimate_monthly_cost(instances, a1)
+    others = allowance.parse_a1_usage(other_a1) if other_a1 else None
+    instances += [others] if others else []
+    estimate = allowance.estimate_monthly_cost(instances, a1, egress_tb)
     if estimate.total_usd == 0:
         return []
     ocpus = sum(i.ocpus for i in instances)
@@ -124,6 +129,27 @@ def check_block_storage(resources: Iterable[Resource]) -> list[str]:
         f"boot ({boot:g} GB) and block ({block:g} GB) volumes total {boot + block:g} GB, over the "
         f"{allowance.BLOCK_STORAGE_TOTAL_GB} GB Always Free block storage"
     ]
+
+
+ORIGIN_CERTIFICATE = "cloudflare:index/originCaCertificate:OriginCaCertificate"
+RENEW_WITHIN_DAYS = 30
+
+
+def check_certificate_expiry(resources: Iterable[Resource], today: datetime.date | None = None) -> list[str]:
+    """A reminder in every preview once the origin certificate has a month or less left."""
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    found = []
+    for resource_type, props in resources:
+        expires = str(props.get("expiresOn") or "")[:10]
+        if resource_type != ORIGIN_CERTIFICATE or len(expires) != 10:
+            continue
+        left = (datetime.date.fromisoformat(expires) - today).days
+        if left <= RENEW_WITHIN_DAYS:
+            found.append(
+                f"the origin certificate {'expired' if left < 0 else 'expires'} on {expires} ({left} days): renew it "
+                "with pulumi config set flowspace:originCertRotation <n+1> && pulumi up"
+            )
+    return found
 
 
 def check_vcn_count(resources: Iterable[Resource]) -> list[str]:
@@ -177,10 +203,18 @@ POLICIES = [
         "A1 OCPUs and memory, summed over the stack, stay within the chosen Always Free allowance.",
         MANDATORY,
         lambda resources, config: check_a1_allowance(
-            resources, config.get("allowance", allowance.DEFAULT_A1_ALLOWANCE)
+            resources,
+            config.get("allowance", allowance.DEFAULT_A1_ALLOWANCE),
+            float(config.get("expectedEgressTbPerMonth", 0)),
+            str(config.get("otherA1InTenancy", "")),
         ),
         PolicyConfigSchema(
-            properties={"allowance": {"type": "string", "enum": sorted(allowance.A1_ALLOWANCES)}},
+            properties={
+                "allowance": {"type": "string", "enum": sorted(allowance.A1_ALLOWANCES)},
+                # The same meaning as the program's keys of these names (README, Configuration: Cost).
+                "expectedEgressTbPerMonth": {"type": "number", "minimum": 0},
+                "otherA1InTenancy": {"type": "string"},
+            },
         ),
     ),
     _stack_policy(
@@ -194,6 +228,12 @@ POLICIES = [
         "Boot and block volumes together stay within 200 GB.",
         MANDATORY,
         lambda resources, _: check_block_storage(resources),
+    ),
+    _stack_policy(
+        "origin-certificate-renewal",
+        f"The Cloudflare origin certificate has more than {RENEW_WITHIN_DAYS} days left.",
+        ADVISORY,
+        lambda resources, _: check_certificate_expiry(resources),
     ),
     _stack_policy(
         "vcn-count",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policy.free_tier import POLICIES
+from policy.free_tier import ORIGIN_CERTIFICATE, POLICIES, check_certificate_expiry
 from testbed.mocks import reveal, run_program
 
 PROD_POLICY_CONFIG = json.loads((Path(__file__).resolve().parents[2] / "policy/prod.json").read_text())
@@ -105,8 +106,25 @@ def test_the_payg_allowance_is_chosen_by_policy_config() -> None:
     assert violations("a1-within-allowance", [a1(4, 24), a1(1, 1)], {"allowance": "payg"})
 
 
+def test_expected_egress_and_other_stacks_count_against_the_allowance() -> None:
+    assert violations("a1-within-allowance", [a1(4, 24)], {"allowance": "payg", "expectedEgressTbPerMonth": 10}) == []
+    (egress,) = violations("a1-within-allowance", [a1(4, 24)], {"allowance": "payg", "expectedEgressTbPerMonth": 13.2})
+    assert "$32.00/month" in egress, egress
+    assert violations("a1-within-allowance", [a1(1, 6)], {"allowance": "payg", "otherA1InTenancy": "4/24"})
+
+
+def test_a_certificate_near_its_expiry_is_a_warning_in_every_preview() -> None:
+    today = datetime.date(2029, 11, 1)
+    soon = [(ORIGIN_CERTIFICATE, {"expiresOn": "2029-11-23 00:00:00 +0000 UTC"})]
+    (warning,) = check_certificate_expiry(soon, today)
+    assert "expires on 2029-11-23 (22 days)" in warning and "originCertRotation" in warning
+    assert check_certificate_expiry([(ORIGIN_CERTIFICATE, {"expiresOn": "2030-11-23"})], today) == []
+    assert "expired" in check_certificate_expiry([(ORIGIN_CERTIFICATE, {"expiresOn": "2029-10-01"})], today)[0]
+    assert check_certificate_expiry([(ORIGIN_CERTIFICATE, {})], today) == [], "unknown in a first preview"
+
+
 def test_money_policies_are_mandatory_and_the_rest_advisory() -> None:
-    advisory = {"instance-tagged-free-tier", "vcn-count"}
+    advisory = {"instance-tagged-free-tier", "vcn-count", "origin-certificate-renewal"}
     for policy in POLICIES:
         expected = EnforcementLevel.ADVISORY if policy.name in advisory else EnforcementLevel.MANDATORY
         assert policy.enforcement_level == expected, policy.name

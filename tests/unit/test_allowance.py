@@ -53,3 +53,9 @@ def test_two_instances_are_summed_against_one_allowance() -> None:
 def test_egress_alarm_thresholds_are_hourly_rates_of_10_tb() -> None:
     assert egress_alarm_bytes_per_hour(1.0) == 13_698_630_136
     assert egress_alarm_bytes_per_hour(0.8) == 10_958_904_109
+
+
+@pytest.mark.parametrize(("terabytes", "usd"), [(6.6, 0.0), (10, 0.0), (13.2, 32.0), (19.8, 98.0), (33, 230.0)])
+def test_egress_beyond_10_tb_is_priced_as_the_seeds_reckon(terabytes: float, usd: float) -> None:
+    # seed 001: one space 6.6 TB free; two 13.2 TB about $32; three 19.8 TB $98; five 33 TB $230.
+    assert estimate_monthly_cost([SEEDS], PAYG, egress_tb=terabytes).total_usd == pytest.approx(usd)

@@ -167,3 +167,18 @@ def test_contradictions_and_values_out_of_kind_are_refused(
     found = problems_for(overrides, key)
     assert any(expected in text for text in found), f"{overrides}: {found}"
     assert all("fix: " in text for text in found), found
+
+
+def test_expected_egress_beyond_the_allowance_is_refused_with_its_cost() -> None:
+    (problem,) = problems_for({"flowspace:expectedEgressTbPerMonth": "13.2"}, "ocpus")
+    assert "with 13.2 TB outbound a month" in problem and "$32.00/month" in problem, problem
+    assert "3200 GB outbound over 10 TB" in problem
+    assert load({"flowspace:expectedEgressTbPerMonth": "13.2", "flowspace:acceptedMonthlyCostUsd": "32"}) is None
+
+
+def test_the_allowance_is_counted_per_tenancy() -> None:
+    beside_prod = {"flowspace:freeTierAllowance": "payg", "flowspace:ocpus": "1", "flowspace:memoryGb": "6"}
+    assert load(beside_prod) is None, "alone, 1 OCPU / 6 GB fits"
+    (problem,) = problems_for({**beside_prod, "flowspace:otherA1InTenancy": "4/24/50"}, "ocpus")
+    assert "beside 4 OCPU / 24 GB of other stacks" in problem, problem
+    assert problems_for({"flowspace:otherA1InTenancy": "four"}, "otherA1InTenancy")
