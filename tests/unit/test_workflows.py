@@ -1,0 +1,56 @@
+"""The GitHub workflows: pinned where they hold secrets, the CLI the project tests with, no silent backend."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SETUP = yaml.safe_load((ROOT / ".github" / "actions" / "pulumi-setup" / "action.yml").read_text())
+
+
+def steps(workflow: Path) -> list[dict[str, Any]]:
+    document = yaml.safe_load(workflow.read_text())
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
+def pulumi_steps(workflow: Path) -> list[dict[str, Any]]:
+    return [step for step in steps(workflow) if str(step.get("uses", "")).startswith("pulumi/actions@")]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_third_party_actions_are_pinned_by_commit(workflow: Path) -> None:
+    for step in steps(workflow):
+        uses = str(step.get("uses", ""))
+        if not uses or uses.startswith(("./", "actions/")):
+            continue
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), f"{workflow.name}: {uses} is not pinned by SHA"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_the_cli_is_the_version_the_project_tests_with_and_the_backend_is_explicit(workflow: Path) -> None:
+    for step in pulumi_steps(workflow):
+        assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}", workflow.name
+        assert step["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}", workflow.name
+    setup = " ".join(str(step.get("run", "")) for step in SETUP["runs"]["steps"])
+    assert "PULUMI_VERSION=$(tr -d '[:space:]' < .pulumi-version)" in setup
+    assert 'if [ -z "$BACKEND_URL" ]' in setup and "exit 1" in setup, "a missing backend secret must fail"
+    assert (ROOT / ".pulumi-version").read_text().strip() == "3.259.0"
+
+
+def test_deploy_refreshes_before_it_updates() -> None:
+    (up,) = pulumi_steps(ROOT / ".github" / "workflows" / "deploy.yml")
+    assert up["with"]["command"] == "up" and up["with"]["refresh"] is True
+
+
+def test_the_dev_preview_runs_only_with_devs_own_credentials() -> None:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    matrix = {entry["stack"]: entry for entry in document["jobs"]["preview"]["strategy"]["matrix"]["include"]}
+    assert matrix["dev"]["oci-key"] == "DEV_OCI_PRIVATE_KEY"
+    guarded = [step for step in document["jobs"]["preview"]["steps"] if step.get("uses", "").startswith("pulumi/")]
+    assert all(step["if"] == "steps.credentials.outputs.ready == 'true'" for step in guarded)
