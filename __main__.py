@@ -26,7 +26,8 @@ def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
     server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
     if config.cost_alerts:
-        CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.vnic_id))
+        webhook = config.alert_chat_webhook
+        CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.instance_id, webhook))
     pulumi.export("instance_id", server.instance_id)
     pulumi.export("ssh_private_key", server.deploy_private_key)
     pulumi.export("ssh_host_public_key", server.host_public_key)
@@ -59,8 +60,9 @@ ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.orig
 target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
 certificate, edge_resources = cloudflare_edge(config, target)
 hostnames = (config.edge.socket.name, config.edge.livekit.name)
+meter = config.cost_alerts is not None
 rollout_args = RolloutArgs(
-    target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project
+    target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project, meter
 )
 rollout = Rollout("rollout", rollout_args, opts=pulumi.ResourceOptions(depends_on=edge_resources))
 keys = {"livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}

@@ -1,4 +1,9 @@
-"""Alerts that keep the bill at $0: a budget on the compartment and alarms on the VM's egress."""
+"""Alerts that keep the bill at $0: a budget on the compartment and alarms on the month's egress.
+
+Resources: an ONS topic with an e-mail subscription (and optionally a chat webhook), a budget with
+actual/forecast rules, a dynamic group and policy that let the VM publish its month-to-date
+outbound count (render/egress.py), and alarms at 80% and 100% of the free 10 TB on that count.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,19 @@ class CostGuardArgs:
     alerts: allowance.CostAlerts
     compartment_id: str
     project: Project
-    vnic_id: pulumi.Input[str]
+    instance_id: pulumi.Input[str]
+    # A Slack-format webhook (Discord: the webhook URL with /slack appended); None: e-mail only.
+    chat_webhook: pulumi.Input[str] | None = None
 
 
-def egress_query(vnic_id: str, fraction: float) -> str:
-    """Bytes leaving the VNIC in the last hour, against that hour's share of the monthly allowance."""
-    limit = allowance.egress_alarm_bytes_per_hour(fraction)
-    return f'VnicToNetworkBytes[1h]{{resourceId = "{vnic_id}"}}.sum() > {limit}'
+def egress_query(instance_id: str, fraction: float) -> str:
+    """The month's outbound bytes so far, as the VM counts them, against a share of the 10 TB."""
+    limit = allowance.egress_alarm_bytes(fraction)
+    return f'{allowance.EGRESS_METRIC_NAME}[1h]{{resourceId = "{instance_id}"}}.max() > {limit}'
+
+
+def meter_matching_rule(instance_id: str) -> str:
+    return f"ALL {{instance.id = '{instance_id}'}}"
 
 
 class CostGuard(pulumi.ComponentResource):
@@ -80,21 +91,54 @@ class CostGuard(pulumi.ComponentResource):
                 opts=child,
             )
 
+        if args.chat_webhook is not None:
+            oci.ons.Subscription(
+                f"{name}-chat",
+                compartment_id=args.compartment_id,
+                topic_id=topic.id,
+                protocol="SLACK",
+                endpoint=pulumi.Output.secret(args.chat_webhook),
+                opts=child,
+            )
+
+        # The VM publishes its month-to-date count with its instance principal: this group and policy.
+        meter_group = f"{prefix}-egress-meter"
+        group = oci.identity.DynamicGroup(
+            f"{name}-meter-group",
+            compartment_id=args.alerts.tenancy_id,
+            name=meter_group,
+            description="The FlowSpace VM, publishing its month-to-date outbound bytes",
+            matching_rule=pulumi.Output.from_input(args.instance_id).apply(meter_matching_rule),
+            opts=child,
+        )
+        oci.identity.Policy(
+            f"{name}-meter-policy",
+            compartment_id=args.compartment_id,
+            name=f"{prefix}-egress-meter",
+            description="The FlowSpace VM may publish its outbound count, and nothing else",
+            statements=[
+                f"Allow dynamic-group {meter_group} to use metrics in compartment id {args.compartment_id} "
+                f"where target.metrics.namespace='{allowance.EGRESS_METRIC_NAMESPACE}'"
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
+        )
+
         for fraction, severity in EGRESS_ALARMS:
             percent = round(fraction * 100)
             oci.monitoring.Alarm(
                 f"{name}-egress-{percent}",
                 compartment_id=args.compartment_id,
                 metric_compartment_id=args.compartment_id,
-                namespace="oci_vcn",
-                query=pulumi.Output.from_input(args.vnic_id).apply(partial(egress_query, fraction=fraction)),
+                namespace=allowance.EGRESS_METRIC_NAMESPACE,
+                query=pulumi.Output.from_input(args.instance_id).apply(partial(egress_query, fraction=fraction)),
                 severity=severity,
                 destinations=[topic.id],
                 is_enabled=True,
                 display_name=f"{prefix}-egress-{percent}pct",
                 body=(
-                    f"Outbound traffic in the last hour is above {percent}% of the hourly share of the "
-                    f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB/month Always Free egress."
+                    f"Outbound traffic this month is above {percent}% of the "
+                    f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB Always Free egress "
+                    "(beyond it, outbound data is billed)."
                 ),
                 pending_duration="PT5M",
                 opts=child,

@@ -82,6 +82,8 @@ class RolloutArgs:
     instance: InstanceSpec
     socket_server: SocketServer
     project: Project
+    # Ship and install the month-to-date outbound meter (OCI stacks with cost alerts).
+    egress_meter: bool = False
 
 
 class Rollout(pulumi.ComponentResource):
@@ -113,6 +115,7 @@ class Rollout(pulumi.ComponentResource):
                     socket_server_source=args.socket_server.source_files,
                     gate_seconds=args.socket_server.health_gate_seconds,
                     allowed_origins=args.socket_server.allowed_origins,
+                    egress_meter=args.egress_meter,
                 )
             )
 
@@ -156,6 +159,7 @@ class Rollout(pulumi.ComponentResource):
         plain_names = plain_file_names(
             origin_certificate=certificate is not None,
             socket_server_files=() if args.socket_server.image else args.socket_server.source_files,
+            egress_meter=args.egress_meter,
         )
         uploads = [
             remote.CopyToRemote(

@@ -80,7 +80,6 @@ def _newest_image(image_ids: Sequence[str]) -> str:
 class Server(pulumi.ComponentResource):
     instance_id: pulumi.Output[str]
     public_ip: pulumi.Output[str]
-    vnic_id: pulumi.Output[str]
     deploy_private_key: pulumi.Output[str]
     host_public_key: pulumi.Output[str]
 
@@ -180,14 +179,12 @@ class Server(pulumi.ComponentResource):
         self.deploy_user = args.deploy_user
         self.instance_id = instance.id
         self.public_ip = reserved_ip.ip_address
-        self.vnic_id = vnic_id
         self.deploy_private_key = pulumi.Output.secret(deploy_key.private_key_openssh)
         self.host_public_key = host_key.public_key_openssh
         self.register_outputs(
             {
                 "instance_id": self.instance_id,
                 "public_ip": self.public_ip,
-                "vnic_id": self.vnic_id,
                 "deploy_private_key": self.deploy_private_key,
                 "host_public_key": self.host_public_key,
             }

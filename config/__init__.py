@@ -60,6 +60,8 @@ class StackConfig:
     vercel: VercelProject | None
     # None: the program creates the OCI network and server.
     existing_server: ExistingServerConfig | None = None
+    # Where the cost alerts are also posted (a Slack-format webhook), besides the e-mail.
+    alert_chat_webhook: pulumi.Output[str] | None = None
 
 
 class PulumiConfigSource:
@@ -107,6 +109,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         )
     consistency.check_edge(reader, edge_config)
     consistency.check_socket_server(reader, socket_server)
+    chat_webhook = cost.read_chat_webhook(reader, cost_alerts is not None)
     vercel_config = vercel.read_vercel(reader, stack)
     protect = reader.boolean(PROTECT, default=stack == "prod")
     if reader.problems:
@@ -122,6 +125,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         cost_alerts=cost_alerts,
         vercel=vercel_config,
         existing_server=existing_server,
+        alert_chat_webhook=chat_webhook,
     )
 
 

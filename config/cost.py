@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pulumi
+
 from config import checks
 from config.compute import MEMORY_GB, OCPUS
 from config.keys import Key
@@ -66,12 +68,22 @@ OTHER_A1_IN_TENANCY = Key(
     "4/24/50",
     default_doc="none",
 )
+ALERT_CHAT_WEBHOOK = Key(
+    "alertChatWebhook",
+    "string",
+    "secret URL",
+    "also post the alerts to a chat: a Slack-format webhook (Discord: the webhook URL with `/slack` appended)",
+    "<(printf %s https://discord.com/api/webhooks/<id>/<token>/slack)",
+    default_doc="none",
+    secret=True,
+)
 KEYS = (
     FREE_TIER_ALLOWANCE,
     ACCEPTED_MONTHLY_COST_USD,
     EXPECTED_EGRESS_TB,
     OTHER_A1_IN_TENANCY,
     ALERT_EMAIL,
+    ALERT_CHAT_WEBHOOK,
     BUDGET_AMOUNT_USD,
     TENANCY_ID,
 )
@@ -161,3 +173,14 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
     else:
         checks.ocid(reader, TENANCY_ID, tenancy_id, ("tenancy",))
     return allowance.CostAlerts(email, amount, tenancy_id)
+
+
+def read_chat_webhook(reader: Reader, alerts_on: bool) -> pulumi.Output[str] | None:
+    webhook = reader.secret(ALERT_CHAT_WEBHOOK)
+    if webhook is not None and not alerts_on:
+        reader.problem(
+            ALERT_CHAT_WEBHOOK,
+            "would be ignored: the cost alerts are off without alertEmail",
+            f"{ALERT_EMAIL.set_command()}, or pulumi config rm {ALERT_CHAT_WEBHOOK.full_name}",
+        )
+    return webhook if alerts_on else None

@@ -91,6 +91,19 @@ gate_curl() {
   fi
 }
 
+install_meter() {
+  # OCI stacks with cost alerts: the month-to-date outbound meter, hourly.
+  [ -n "$EGRESS_METER" ] || return 0
+  sudo -n install -m 0755 "$release_dir/$EGRESS_METER" "$EGRESS_METER_PATH"
+  if command -v systemctl > /dev/null; then
+    for unit in "$EGRESS_SERVICE" "$EGRESS_TIMER"; do
+      sudo -n install -m 0644 "$release_dir/$unit" "$UNIT_DIR/$unit"
+    done
+    sudo -n systemctl daemon-reload
+    sudo -n systemctl enable --now "$EGRESS_TIMER"
+  fi
+}
+
 gate() {
   # Each check: hostname=service. Through Caddy on this host, as Cloudflare would connect.
   for check in $GATE_CHECKS; do
@@ -177,6 +190,7 @@ activate() {
     roll_back "health gate: https://${failed_check%%=*}$HEALTH_ROUTE did not answer" "${failed_check#*=}"
   fi
   record_success
+  install_meter
   prune
   say "release active"
 }

@@ -130,9 +130,14 @@ def estimate_monthly_cost(
     )
 
 
-def egress_alarm_bytes_per_hour(fraction: float) -> int:
-    """Monitoring alarm windows are at most an hour, so a monthly allowance becomes an hourly rate."""
-    return int(OUTBOUND_DATA_BYTES_PER_MONTH * fraction / HOURS_PER_MONTH)
+# The month-to-date outbound counter the host publishes (render/egress.py) and the alarms watch.
+EGRESS_METRIC_NAMESPACE = "flowspace_egress"
+EGRESS_METRIC_NAME = "BytesSentThisMonth"
+
+
+def egress_alarm_bytes(fraction: float) -> int:
+    """A share of the month's free outbound data: the alarms compare the month-to-date count with it."""
+    return int(OUTBOUND_DATA_BYTES_PER_MONTH * fraction)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ SOCKET_SERVER_DIR = "socket-server"
 # The files of a socket server source folder that a release ships (never node_modules).
 SOCKET_SERVER_FILES = ("package.json", "package-lock.json", "server.js", "Dockerfile", ".dockerignore")
 
+# The month-to-date outbound meter (OCI stacks with cost alerts): script, service and hourly timer.
+EGRESS_METER = "egress-meter.sh"
+EGRESS_METER_PATH = "/usr/local/sbin/flowspace-egress-meter"
+EGRESS_SERVICE = "flowspace-egress.service"
+EGRESS_TIMER = "flowspace-egress.timer"
+EGRESS_STATE = "/var/lib/flowspace/egress"
+
 SECRETS_DIR = "secrets"
 LIVEKIT_KEY_FILE = "livekit-keys.yaml"
 ORIGIN_KEY_FILE = "origin.key"
@@ -41,9 +48,13 @@ def secret_file_names(origin_certificate: bool) -> tuple[str, ...]:
     return (LIVEKIT_KEY_FILE, ORIGIN_KEY_FILE) if origin_certificate else (LIVEKIT_KEY_FILE,)
 
 
-def plain_file_names(origin_certificate: bool, socket_server_files: Iterable[str] = ()) -> list[str]:
+def plain_file_names(
+    origin_certificate: bool, socket_server_files: Iterable[str] = (), egress_meter: bool = False
+) -> list[str]:
     """A release's plain files, known before any value is (so preview can name their uploads)."""
     names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, FIREWALL_UNIT, RELEASE_SCRIPT, RELEASE_ENV]
+    if egress_meter:
+        names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER]
     if origin_certificate:
         names.append(ORIGIN_CERTIFICATE)
     names.extend(f"{SOCKET_SERVER_DIR}/{name}" for name in socket_server_files)

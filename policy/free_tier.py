@@ -45,6 +45,9 @@ ALLOWED_OCI_TYPES = frozenset(
         "oci:Ons/notificationTopic:NotificationTopic",
         "oci:Ons/subscription:Subscription",
         "oci:Monitoring/alarm:Alarm",
+        # IAM is free: the meter's dynamic group and policy.
+        "oci:Identity/dynamicGroup:DynamicGroup",
+        "oci:Identity/policy:Policy",
     }
 )
 # Providers that bill nothing on Oracle's side.

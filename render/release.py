@@ -12,7 +12,7 @@ from pathlib import Path
 
 from model import layout, ports
 from model.ports import Ingress
-from render import firewall
+from render import egress, firewall
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER, HEALTH_ROUTE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
@@ -42,6 +42,9 @@ class ReleaseSettings:
     gate_interval_seconds: int = 2
     # How long an activation waits for another rollout on the same host.
     lock_wait_seconds: int = 600
+    # The month-to-date outbound meter (OCI stacks with cost alerts).
+    egress_meter: bool = False
+    egress_meter_path: str = layout.EGRESS_METER_PATH
 
 
 def _release_env(settings: ReleaseSettings) -> str:
@@ -63,6 +66,10 @@ def _release_env(settings: ReleaseSettings) -> str:
         "FIREWALL_SCRIPT": settings.firewall_script,
         "FIREWALL_UNIT": layout.FIREWALL_UNIT,
         "UNIT_DIR": settings.unit_dir,
+        "EGRESS_METER": layout.EGRESS_METER if settings.egress_meter else "",
+        "EGRESS_METER_PATH": settings.egress_meter_path,
+        "EGRESS_SERVICE": layout.EGRESS_SERVICE,
+        "EGRESS_TIMER": layout.EGRESS_TIMER,
         "SECRET_FILES": " ".join(layout.secret_file_names(settings.certificate_pem is not None)),
         "GATE_CA_FILE": layout.ORIGIN_CERTIFICATE if settings.certificate_pem is not None else "",
     }
@@ -95,6 +102,10 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
     }
     if settings.certificate_pem is not None:
         files[layout.ORIGIN_CERTIFICATE] = settings.certificate_pem
+    if settings.egress_meter:
+        files[layout.EGRESS_METER] = egress.render_egress_meter()
+        files[layout.EGRESS_SERVICE] = egress.render_egress_service()
+        files[layout.EGRESS_TIMER] = egress.render_egress_timer()
     if settings.socket_server_image is None:
         for name, content in sorted(settings.socket_server_source.items()):
             files[f"{layout.SOCKET_SERVER_DIR}/{name}"] = content

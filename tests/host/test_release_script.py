@@ -45,7 +45,9 @@ class Host:
     def env(self) -> dict[str, str]:
         return {**os.environ, "PATH": f"{STANDINS}:{os.environ['PATH']}", "STANDIN_DIR": str(self.standin_dir)}
 
-    def upload(self, variant: int, stack: str = "prod", ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",)) -> str:
+    def upload(
+        self, variant: int, stack: str = "prod", ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",), meter: bool = False
+    ) -> str:
         """What the CopyToRemote resources do: one release directory of plain files."""
         settings = ReleaseSettings(
             stack=stack,
@@ -59,6 +61,8 @@ class Host:
             socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
             unit_dir=str(self.root / "sbin"),
+            egress_meter=meter,
+            egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
             gate_seconds=2,
             gate_interval_seconds=0,
         )
@@ -349,3 +353,16 @@ def test_the_gate_verifies_the_served_certificate_against_the_releases_own(host:
     for call in gate_calls:
         assert "--insecure" not in call and " -k " not in call, call
         assert f"--cacert {host.app / 'releases' / first / 'origin.pem'}" in call, call
+
+
+def test_a_release_with_the_meter_installs_it_and_starts_its_timer(host: Host) -> None:
+    release = host.upload(1, meter=True)
+    assert host.deploy(release).returncode == 0
+    assert (host.root / "sbin" / "flowspace-egress-meter").exists()
+    assert (host.root / "sbin" / "flowspace-egress.timer").exists()
+    log = (host.standin_dir / "argv.log").read_text()
+    assert "sudo -n systemctl enable --now flowspace-egress.timer" in log
+    plain = host.upload(2)
+    assert host.deploy(plain).returncode == 0
+    after = (host.standin_dir / "argv.log").read_text()
+    assert after.count("flowspace-egress") == log.count("flowspace-egress"), "a release without it installs nothing"

@@ -8,7 +8,7 @@ from model.allowance import (
     A1_ALLOWANCES,
     BLOCK_USD_PER_GB_MONTH,
     Instance,
-    egress_alarm_bytes_per_hour,
+    egress_alarm_bytes,
     estimate_monthly_cost,
 )
 
@@ -50,9 +50,9 @@ def test_two_instances_are_summed_against_one_allowance() -> None:
     assert estimate_monthly_cost([Instance(2, 12, 50), Instance(2, 12, 50)], PAYG).total_usd == 0
 
 
-def test_egress_alarm_thresholds_are_hourly_rates_of_10_tb() -> None:
-    assert egress_alarm_bytes_per_hour(1.0) == 13_698_630_136
-    assert egress_alarm_bytes_per_hour(0.8) == 10_958_904_109
+def test_egress_alarms_are_shares_of_the_months_10_tb() -> None:
+    assert egress_alarm_bytes(1.0) == 10_000_000_000_000
+    assert egress_alarm_bytes(0.8) == 8_000_000_000_000
 
 
 @pytest.mark.parametrize(("terabytes", "usd"), [(6.6, 0.0), (10, 0.0), (13.2, 32.0), (19.8, 98.0), (33, 230.0)])

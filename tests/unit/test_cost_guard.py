@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pulumi.output import Unknown
 
-from model.allowance import egress_alarm_bytes_per_hour
-from testbed.mocks import OPERATOR_VALUES, VNIC_ID, Run, reveal, run_program
+from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, egress_alarm_bytes
+from testbed.mocks import OPERATOR_VALUES, Run, is_secret, reveal, run_program
 
 ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}
 
@@ -21,16 +21,42 @@ def test_cost_guard_is_off_without_an_alert_email() -> None:
     assert not [r for r in run.resources if r.typ.startswith(("oci:Budget", "oci:Ons", "oci:Monitoring"))]
 
 
-def test_egress_alarms_fire_at_80_and_100_percent_of_the_hourly_share(guarded: Run) -> None:
+def test_egress_alarms_fire_at_8_and_10_tb_sent_this_month(guarded: Run) -> None:
     alarms = {a.inputs["severity"]: a.inputs for a in guarded.of_type("oci:Monitoring/alarm:Alarm")}
     assert set(alarms) == {"WARNING", "CRITICAL"}
-    for severity, fraction in (("WARNING", 0.8), ("CRITICAL", 1.0)):
+    instance = "server-instance-id"
+    for severity, limit in (("WARNING", 8 * 10**12), ("CRITICAL", 10 * 10**12)):
+        assert egress_alarm_bytes(0.8 if severity == "WARNING" else 1.0) == limit
         query = alarms[severity]["query"]
-        assert (
-            query
-            == f'VnicToNetworkBytes[1h]{{resourceId = "{VNIC_ID}"}}.sum() > {egress_alarm_bytes_per_hour(fraction)}'
-        )
-        assert alarms[severity]["namespace"] == "oci_vcn"
+        assert query == f'{EGRESS_METRIC_NAME}[1h]{{resourceId = "{instance}"}}.max() > {limit}', query
+        assert alarms[severity]["namespace"] == EGRESS_METRIC_NAMESPACE
+        assert "this month" in alarms[severity]["body"]
+
+
+def test_the_vm_may_publish_its_count_and_nothing_else(guarded: Run) -> None:
+    group = guarded.one("oci:Identity/dynamicGroup:DynamicGroup").inputs
+    assert group["matchingRule"] == "ALL {instance.id = 'server-instance-id'}"
+    assert group["compartmentId"] == OPERATOR_VALUES["flowspace:compartmentId"]  # the tenancy
+    (statement,) = guarded.one("oci:Identity/policy:Policy").inputs["statements"]
+    assert statement.startswith(f"Allow dynamic-group {group['name']} to use metrics in compartment id ")
+    assert statement.endswith(f"where target.metrics.namespace='{EGRESS_METRIC_NAMESPACE}'")
+
+
+def test_the_release_carries_and_installs_the_meter_only_with_alerts(guarded: Run) -> None:
+    names = {str(r.inputs["remotePath"]).rsplit("/", 1)[-1] for r in guarded.of_type("command:remote:CopyToRemote")}
+    assert {"egress-meter.sh", "flowspace-egress.service", "flowspace-egress.timer"} <= names
+    plain = run_program()
+    names = {str(r.inputs["remotePath"]).rsplit("/", 1)[-1] for r in plain.of_type("command:remote:CopyToRemote")}
+    assert "egress-meter.sh" not in names
+
+
+def test_alerts_can_also_go_to_a_chat_webhook() -> None:
+    hook = "https://discord.com/api/webhooks/1/secret-token/slack"
+    run = run_program(overrides={**ALERTS, "flowspace:alertChatWebhook": hook})
+    chat = run.named("cost-guard-chat").inputs
+    assert chat["protocol"] == "SLACK" and is_secret(chat["endpoint"]) and reveal(chat["endpoint"]) == hook
+    with pytest.raises(Exception, match="flowspace:alertChatWebhook: would be ignored"):
+        run_program(overrides={"flowspace:alertChatWebhook": hook})
 
 
 def test_alarms_notify_the_topic_that_mails_the_operator(guarded: Run) -> None:

@@ -1,0 +1,57 @@
+"""The host's month-to-date outbound meter: what OCI's own metrics cannot say (they are rates).
+
+`files/egress-meter.sh` adds, every hour, the bytes sent on the default-route interface since its
+last reading to the month's count (a reboot resets the kernel counter; a new month the count) and
+publishes the count as a custom metric, authorised by the instance principal that the cost
+guard's dynamic group and policy grant. The alarms at 80% and 100% of the free 10 TB watch it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
+from model.layout import EGRESS_METER_PATH, EGRESS_STATE
+from model.versions import OCI_CLI_VERSION
+
+FILES = Path(__file__).resolve().parents[1] / "files"
+# The OCI CLI lives in a virtualenv of its own, made on the first run.
+OCI_CLI_VENV = "/opt/flowspace-oci-cli"
+
+
+def render_egress_meter() -> str:
+    return (FILES / "egress-meter.sh").read_text()
+
+
+def render_egress_service() -> str:
+    settings = {
+        "EGRESS_NAMESPACE": EGRESS_METRIC_NAMESPACE,
+        "EGRESS_METRIC": EGRESS_METRIC_NAME,
+        "EGRESS_STATE": EGRESS_STATE,
+        "OCI_CLI_VENV": OCI_CLI_VENV,
+        "OCI_CLI_VERSION": OCI_CLI_VERSION,
+    }
+    environment = "".join(f"Environment={key}={value}\n" for key, value in settings.items())
+    return f"""[Unit]
+Description=FlowSpace month-to-date outbound meter
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+{environment}ExecStart={EGRESS_METER_PATH}
+"""
+
+
+def render_egress_timer() -> str:
+    return """[Unit]
+Description=FlowSpace month-to-date outbound meter, hourly
+
+[Timer]
+OnBootSec=5min
+OnUnitActiveSec=1h
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""

@@ -1,0 +1,92 @@
+"""files/egress-meter.sh: the month-to-date outbound count across readings, reboots and months."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
+from render.egress import render_egress_meter, render_egress_service
+
+METADATA = """{
+  "canonicalRegionName" : "ap-chuncheon-1",
+  "compartmentId" : "ocid1.tenancy.oc1..aaaaaaaaexample",
+  "id" : "ocid1.instance.oc1.ap-chuncheon-1.anexampleinstance"
+}"""
+
+
+class Meter:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "meter.sh").write_text(render_egress_meter())
+        (root / "metadata.json").write_text(METADATA)
+        # A stand-in OCI CLI that keeps what it would have posted.
+        (root / "oci").write_text(
+            '#!/bin/sh\nfor a; do case "$a" in file://*) cp "${a#file://}" "$POSTED";; esac; done\n'
+            'printf "%s\\n" "$*" > "$POSTED.argv"\n'
+        )
+        (root / "oci").chmod(0o755)
+        self.environment = dict(
+            line.removeprefix("Environment=").split("=", 1)
+            for line in render_egress_service().splitlines()
+            if line.startswith("Environment=")
+        )
+
+    def run(self, counter: int, month: str) -> dict[str, object]:
+        (self.root / "tx_bytes").write_text(f"{counter}\n")
+        env = {
+            **os.environ,
+            **self.environment,
+            "EGRESS_STATE": str(self.root / "state"),
+            "METER_COUNTER": str(self.root / "tx_bytes"),
+            "METER_MONTH": month,
+            "METER_METADATA": str(self.root / "metadata.json"),
+            "OCI_CLI": str(self.root / "oci"),
+            "POSTED": str(self.root / "posted.json"),
+        }
+        result = subprocess.run(["sh", str(self.root / "meter.sh")], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        (posted,) = json.loads((self.root / "posted.json").read_text())
+        assert isinstance(posted, dict)
+        return posted
+
+    def count(self, counter: int, month: str) -> int:
+        return int(self.run(counter, month)["datapoints"][0]["value"])  # type: ignore[index]
+
+
+@pytest.fixture
+def meter(tmp_path: Path) -> Meter:
+    return Meter(tmp_path)
+
+
+def test_the_count_grows_by_what_was_sent_since_the_last_reading(meter: Meter) -> None:
+    assert meter.count(1_000, "2026-11") == 0, "counting starts at the first run"
+    assert meter.count(5_000, "2026-11") == 4_000
+    assert meter.count(12_000, "2026-11") == 11_000
+
+
+def test_a_reboot_resets_the_kernel_counter_but_not_the_month(meter: Meter) -> None:
+    meter.count(1_000, "2026-11")
+    assert meter.count(9_000, "2026-11") == 8_000
+    assert meter.count(500, "2026-11") == 8_500, "after a reboot everything in the new counter is new"
+
+
+def test_a_new_month_starts_again(meter: Meter) -> None:
+    meter.count(1_000, "2026-11")
+    meter.count(9_000, "2026-11")
+    assert meter.count(9_700, "2026-12") == 700
+
+
+def test_the_count_is_published_as_the_alarms_expect(meter: Meter) -> None:
+    meter.count(1, "2026-11")
+    posted = meter.run(3_001, "2026-11")
+    assert posted["namespace"] == EGRESS_METRIC_NAMESPACE and posted["name"] == EGRESS_METRIC_NAME
+    assert posted["dimensions"] == {"resourceId": "ocid1.instance.oc1.ap-chuncheon-1.anexampleinstance"}
+    assert posted["compartmentId"] == "ocid1.tenancy.oc1..aaaaaaaaexample"
+    argv = (meter.root / "posted.json.argv").read_text()
+    assert "--auth instance_principal" in argv
+    assert "--endpoint https://telemetry-ingestion.ap-chuncheon-1.oraclecloud.com" in argv
