@@ -71,9 +71,9 @@ OTHER_A1_IN_TENANCY = Key(
 ALERT_CHAT_WEBHOOK = Key(
     "alertChatWebhook",
     "string",
-    "secret URL",
+    "URL",
     "also post the alerts to a chat: a Slack-format webhook (Discord: the webhook URL with `/slack` appended)",
-    "<(printf %s https://discord.com/api/webhooks/<id>/<token>/slack)",
+    "https://discord.com/api/webhooks/<id>/<token>/slack",
     default_doc="none",
     secret=True,
 )

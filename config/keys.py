@@ -33,7 +33,10 @@ class Key:
 
     def set_command(self, example: str | None = None) -> str:
         if self.secret:
-            return f"pulumi config set --secret {self.full_name} < {example or self.example}"
+            value = example or self.example
+            # A file (a private key) is read from stdin, so it never lands in the shell's history.
+            reading = "< " if value.startswith(("~/", "/")) else ""
+            return f"pulumi config set --secret {self.full_name} {reading}{value}"
         return f"pulumi config set {self.full_name} {example or self.example}"
 
 
