@@ -19,12 +19,11 @@ def check_edge(reader: Reader, config: EdgeConfig) -> None:
                     f"{key.set_command('true')} (Cloudflare proxies it; LiveKit media goes to the IP either way)",
                 )
     if config.strict_tls_extra_hostnames and (config.zone_id is None or config.tls_scope != "hostnames"):
-        reader.problem(
+        reader.ignored(
             edge.STRICT_TLS_EXTRA_HOSTNAMES,
-            "would be ignored: only this stack's strict-TLS rule (cloudflareTlsScope 'hostnames', with "
-            "cloudflareZoneId) covers other hostnames",
-            f"pulumi config rm {edge.STRICT_TLS_EXTRA_HOSTNAMES.full_name}, "
-            f"or {edge.TLS_SCOPE.set_command('hostnames')}",
+            "only this stack's strict-TLS rule (cloudflareTlsScope 'hostnames', with cloudflareZoneId) covers "
+            "other hostnames",
+            edge.TLS_SCOPE.set_command("hostnames"),
         )
     socket, livekit = config.socket, config.livekit
     if socket.name and livekit.name and socket.name != livekit.name and socket.label == livekit.label:
@@ -39,9 +38,8 @@ def check_edge(reader: Reader, config: EdgeConfig) -> None:
 def check_socket_server(reader: Reader, server: SocketServer) -> None:
     source = reader.raw(app.SOCKET_SERVER_SOURCE)
     if server.image is not None and source is not None and source != app.SOCKET_SERVER_SOURCE.default:
-        reader.problem(
+        reader.ignored(
             app.SOCKET_SERVER_SOURCE,
-            f"{source!r} would be ignored: socketServerImage is set, so the host pulls that image and builds nothing",
-            f"pulumi config rm {app.SOCKET_SERVER_SOURCE.full_name}, or pulumi config rm "
-            f"{app.SOCKET_SERVER_IMAGE.full_name}",
+            f"socketServerImage is set, so the host pulls that image and builds nothing from {source!r}",
+            f"pulumi config rm {app.SOCKET_SERVER_IMAGE.full_name}",
         )

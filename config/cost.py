@@ -151,11 +151,7 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
             (BUDGET_AMOUNT_USD, None if amount == BUDGET_AMOUNT_USD.default else amount),
         ):
             if value is not None:
-                reader.problem(
-                    key,
-                    "would be ignored: the cost alerts are off without alertEmail",
-                    f"{ALERT_EMAIL.set_command()}, or pulumi config rm {key.full_name}",
-                )
+                reader.ignored(key, "the cost alerts are off without alertEmail", ALERT_EMAIL.set_command())
         return None
     if not _EMAIL.fullmatch(email):
         reader.problem(ALERT_EMAIL, f"{email!r} is not an e-mail address")
@@ -178,9 +174,5 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
 def read_chat_webhook(reader: Reader, alerts_on: bool) -> pulumi.Output[str] | None:
     webhook = reader.secret(ALERT_CHAT_WEBHOOK)
     if webhook is not None and not alerts_on:
-        reader.problem(
-            ALERT_CHAT_WEBHOOK,
-            "would be ignored: the cost alerts are off without alertEmail",
-            f"{ALERT_EMAIL.set_command()}, or pulumi config rm {ALERT_CHAT_WEBHOOK.full_name}",
-        )
+        reader.ignored(ALERT_CHAT_WEBHOOK, "the cost alerts are off without alertEmail", ALERT_EMAIL.set_command())
     return webhook if alerts_on else None

@@ -87,10 +87,10 @@ def _refuse_dropped(reader: Reader) -> None:
         value = reader.raw(key) if not key.secret else ("set" if reader.secret(key) is not None else None)
         default = None if key.default is None else str(key.default).lower()
         if value is not None and value.lower() != default:
-            reader.problem(
+            reader.ignored(
                 key,
-                "would be ignored: targetHost is not set, so the program creates the server itself",
-                f"pulumi config rm {key.full_name}, or {TARGET_HOST.set_command()} to deploy onto an existing server",
+                "targetHost is not set, so the program creates the server itself",
+                f"{TARGET_HOST.set_command()} to deploy onto an existing server",
             )
 
 

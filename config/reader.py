@@ -83,6 +83,10 @@ class Reader:
         assert isinstance(fallback, tuple), key.name
         return self.typed(key, fallback, _parse_string_list, "a list of strings")
 
+    def ignored(self, key: Key, because: str, instead: str) -> None:
+        """A setting another one would silently drop: refused, with both ways out."""
+        self.problem(key, f"would be ignored: {because}", f"{instead}, or pulumi config rm {key.full_name}")
+
     def choice(self, key: Key, allowed: tuple[str, ...]) -> str:
         value = self.text(key) or str(key.default)
         if value not in allowed:

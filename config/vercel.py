@@ -42,10 +42,8 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     if project_id is None:
         for key, value in ((TEAM_ID, team_id), (TARGETS, chosen)):
             if value:
-                reader.problem(
-                    key,
-                    "would be ignored: no vercelProjectId is set, so nothing is written to Vercel",
-                    f"{PROJECT_ID.set_command()}, or pulumi config rm {key.full_name}",
+                reader.ignored(
+                    key, "no vercelProjectId is set, so nothing is written to Vercel", PROJECT_ID.set_command()
                 )
         return None
     if not re.fullmatch(r"prj_[A-Za-z0-9]+", project_id):

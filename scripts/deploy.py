@@ -115,6 +115,19 @@ def deploy(
     raise GaveUp("no attempts allowed (--max-attempts 0)")
 
 
+def copy_project(project_dir: Path, destination: Path) -> Path:
+    """The program as `pulumi up` needs it, with the checkout's virtualenv (Pulumi.yaml: .venv)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROGRAM:
+        source = project_dir / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+        else:
+            shutil.copy(source, destination / name)
+    (destination / ".venv").symlink_to(project_dir / ".venv")
+    return destination
+
+
 class AutomationStack:
     """The real stack through the Automation API, in a temporary copy of the project: the AD of a
     run is set there, never in the committed Pulumi.<stack>.yaml."""
@@ -123,17 +136,10 @@ class AutomationStack:
         from pulumi import automation
 
         self._automation = automation
-        self._copy = Path(tempfile.mkdtemp(prefix="flowspace-deploy-"))
-        for name in PROGRAM:
-            source = project_dir / name
-            if source.is_dir():
-                shutil.copytree(source, self._copy / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
-            else:
-                shutil.copy(source, self._copy / name)
+        self._copy = copy_project(project_dir, Path(tempfile.mkdtemp(prefix="flowspace-deploy-")))
         stack_file = project_dir / f"Pulumi.{stack_name}.yaml"
         if stack_file.exists():
             shutil.copy(stack_file, self._copy / stack_file.name)
-        (self._copy / ".venv").symlink_to(project_dir / ".venv")
         self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(self._copy))
 
     def up(self, on_output: Callable[[str], None]) -> None:

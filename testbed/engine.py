@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from scripts.deploy import PROGRAM
+from scripts.deploy import copy_project
 from testbed.netns import Pair, namespace_pair, sh
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,16 +222,7 @@ class Operator:
 
 
 def project_copy(destination: Path) -> Path:
-    destination.mkdir(parents=True)
-    for name in PROGRAM:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
-        else:
-            shutil.copy(source, destination / name)
-    # The program's virtualenv, as `pulumi up` would have made it (Pulumi.yaml: virtualenv .venv).
-    (destination / ".venv").symlink_to(ROOT / ".venv")
-    return destination
+    return copy_project(ROOT, destination)
 
 
 @contextmanager
