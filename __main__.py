@@ -1,10 +1,10 @@
-"""FlowSpace realtime backend: config -> host (created on OCI, or existing) -> edge -> rollout -> app env -> exports."""
+"""FlowSpace realtime backend: config -> host (OCI or existing) -> rollout -> DNS -> Vercel -> exports."""
 
 from dataclasses import replace
 
 import pulumi
 
-from components import origin_lock
+from components import adoption, origin_lock
 from components.cost_guard import CostGuard, CostGuardArgs
 from components.dns_records import DnsRecords, DnsRecordsArgs
 from components.network import Network, NetworkArgs
@@ -15,6 +15,7 @@ from components.server import Server, ServerArgs, resolve_availability_domain
 from components.tags import tag_every_resource
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig, read_stack_config
+from config.cutover import ADOPT_EXISTING
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment, public_urls
 from model.ports import Ingress
 
@@ -40,36 +41,48 @@ def existing_host(config: StackConfig) -> SshTarget:
     return SshTarget(host.address, host.user, host.private_key, host.host_key, host.address, host.public_ip, host.port)
 
 
-def cloudflare_edge(config: StackConfig, target: SshTarget) -> tuple[OriginCertificate | None, list[pulumi.Resource]]:
-    edge = config.edge
-    if edge.zone_id is None:
-        return None, []
-    names = [host.name for host in edge.hostnames]
-    certificate = OriginCertificate("origin-certificate", OriginCertificateArgs(names, edge.origin_cert))
-    extra = edge.strict_tls_extra_hostnames
-    dns = DnsRecords(
-        "dns", DnsRecordsArgs(edge.zone_id, edge.hostnames, target.public_ip, edge.tls_scope, config.project, extra)
-    )
+def origin_certificate(config: StackConfig) -> OriginCertificate | None:
+    if config.edge.zone_id is None:
+        return None
+    names = [host.name for host in config.edge.hostnames]
+    certificate = OriginCertificate("origin-certificate", OriginCertificateArgs(names, config.edge.origin_cert))
     pulumi.export("origin_certificate_expires_on", certificate.expires_on)
-    return certificate, [certificate, dns]
+    return certificate
+
+
+def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> list[pulumi.Resource]:
+    edge, cutover = config.edge, config.cutover
+    if edge.zone_id is None:
+        return []
+    names = [host.name for host in edge.hostnames]
+    adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
+    points_to = cutover.dns_target_ip or target.public_ip
+    extra = edge.strict_tls_extra_hostnames
+    args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt)
+    # The records move to the new host only once it serves (its release passed the health gate).
+    return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]
 
 
 config = read_stack_config()
 tag_every_resource(config.project)
 ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock)
 target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
-certificate, edge_resources = cloudflare_edge(config, target)
-hostnames = (config.edge.socket.name, config.edge.livekit.name)
-meter = config.cost_alerts is not None
+certificate = origin_certificate(config)
+hostnames, cutover = (config.edge.socket.name, config.edge.livekit.name), config.cutover
 rollout_args = RolloutArgs(
-    target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project, meter
-)
-rollout = Rollout("rollout", rollout_args, opts=pulumi.ResourceOptions(depends_on=edge_resources))
+    target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project,
+    config.cost_alerts is not None, cutover.livekit_api_key, cutover.livekit_api_secret,
+)  # fmt: skip
+rollout = Rollout("rollout", rollout_args)
+served = dns_records(config, target, rollout)
 keys = {"livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}
 values = {**public_urls(*hostnames), **keys}
 variables = secret(pulumi.Output.all(**values).apply(app_environment))
 if config.vercel:
-    VercelEnv("vercel-env", VercelEnvArgs(config.vercel, variables, config.project))
+    adopt = adoption.vercel_variables(config.vercel, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
+    vercel_args = VercelEnvArgs(config.vercel, variables, config.project, adopt, config.vercel_deploy_hook)
+    # The app's variables change only once the hostnames lead to the new host.
+    VercelEnv("vercel-env", vercel_args, opts=pulumi.ResourceOptions(depends_on=served or [rollout]))
 
 pulumi.export("public_ip", target.public_ip)
 pulumi.export("ssh_command", pulumi.Output.concat("ssh ", target.user, "@", target.host))

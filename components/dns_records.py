@@ -1,14 +1,14 @@
 """Cloudflare DNS for the served hostnames, and strict TLS towards the origin.
 
-Resources: one A record per hostname; with the `hostnames` scope a configuration rule
-(`http_config_settings`) for exactly those hostnames, with the `zone` scope the zone's `ssl` and
-`websockets` settings.
+Resources: one A record per hostname (an existing one adopted by import id); with the
+`hostnames` scope a configuration rule (`http_config_settings`) for exactly those hostnames, with
+the `zone` scope the zone's `ssl` and `websockets` settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -25,6 +25,8 @@ class DnsRecordsArgs:
     tls_scope: TlsScope
     project: Project
     strict_tls_extra_hostnames: Sequence[str] = ()
+    # Import ids (`<zone id>/<record id>`) by hostname: records that exist and are taken over in place.
+    adopt: Mapping[str, str] = field(default_factory=dict)
 
 
 def strict_tls_expression(hostnames: Sequence[str]) -> str:
@@ -50,7 +52,7 @@ class DnsRecords(pulumi.ComponentResource):
                 proxied=host.proxied,
                 ttl=1,
                 comment=args.project.comment,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, import_=args.adopt.get(host.name)),
             )
             for host in args.hostnames
         ]

@@ -1,6 +1,6 @@
 """The host's docker-compose stack, rolled out over SSH as content-addressed, health-gated releases.
 
-Resources: the LiveKit API key and secret (pulumi-random); over SSH (pulumi-command) a wait for the
+Resources: the LiveKit API key and secret (pulumi-random, unless carried over); over SSH (pulumi-command) a wait for the
 first boot, one upload per plain file into `releases/<id>/`, the secret files written from stdin,
 and `release.sh activate` (whose delete is `release.sh retire`).
 """
@@ -84,6 +84,9 @@ class RolloutArgs:
     project: Project
     # Ship and install the month-to-date outbound meter (OCI stacks with cost alerts).
     egress_meter: bool = False
+    # A key pair carried over from the server being replaced; None generates one.
+    livekit_api_key: str | None = None
+    livekit_api_secret: pulumi.Input[str] | None = None
 
 
 class Rollout(pulumi.ComponentResource):
@@ -95,9 +98,7 @@ class Rollout(pulumi.ComponentResource):
         super().__init__("flowspace:host:Rollout", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        api_key = random.RandomString(f"{name}-livekit-api-key", length=12, special=False, opts=child)
-        api_secret = random.RandomPassword(f"{name}-livekit-api-secret", length=48, special=False, opts=child)
-        livekit_api_key = pulumi.Output.concat("API", api_key.result)
+        livekit_api_key, livekit_api_secret = _livekit_keys(name, args, child)
 
         def plain(values: list[Any]) -> dict[str, str]:
             public_ip, certificate_pem, ingress = values
@@ -124,7 +125,7 @@ class Rollout(pulumi.ComponentResource):
         certificate_key_pem = certificate.private_key_pem if certificate else None
         plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
-            pulumi.Output.all(livekit_api_key, api_secret.result, certificate_key_pem).apply(
+            pulumi.Output.all(livekit_api_key, livekit_api_secret, certificate_key_pem).apply(
                 lambda values: render_secret_files(*values)
             )
         )
@@ -195,7 +196,7 @@ class Rollout(pulumi.ComponentResource):
         # Known once the release is active (and unknown in a preview that would roll out).
         self.release_id = pulumi.Output.all(this_release, activate.id).apply(lambda values: str(values[0]))
         self.livekit_api_key = livekit_api_key
-        self.livekit_api_secret = pulumi.Output.secret(api_secret.result)
+        self.livekit_api_secret = pulumi.Output.secret(livekit_api_secret)
         self.register_outputs(
             {
                 "release_id": self.release_id,
@@ -203,6 +204,16 @@ class Rollout(pulumi.ComponentResource):
                 "livekit_api_secret": self.livekit_api_secret,
             }
         )
+
+
+def _livekit_keys(
+    name: str, args: RolloutArgs, child: pulumi.ResourceOptions
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    if args.livekit_api_key is not None and args.livekit_api_secret is not None:
+        return pulumi.Output.from_input(args.livekit_api_key), pulumi.Output.secret(args.livekit_api_secret)
+    api_key = random.RandomString(f"{name}-livekit-api-key", length=12, special=False, opts=child)
+    api_secret = random.RandomPassword(f"{name}-livekit-api-secret", length=48, special=False, opts=child)
+    return pulumi.Output.concat("API", api_key.result), api_secret.result
 
 
 def _asset(file_name: str, files: Mapping[str, str]) -> pulumi.StringAsset:

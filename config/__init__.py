@@ -7,12 +7,13 @@ in one run, each with the key, what is wrong and the `pulumi config set` command
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from config import app, compute, consistency, cost, edge, existing, network, vercel
+from config import app, compute, consistency, cost, cutover, edge, existing, network, vercel
 from config.cost import FreeTierConfig
+from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
 from config.existing import ExistingServerConfig
 from config.keys import NAMESPACE, Key
@@ -23,7 +24,7 @@ from model import allowance
 from model.app import SocketServer
 from model.app_env import VercelProject
 from model.compute import InstanceSpec
-from model.project import Project
+from model.project import PRODUCTION_STACK, Project
 
 PROTECT = Key(
     "protect",
@@ -31,7 +32,7 @@ PROTECT = Key(
     "bool",
     "protect the instance and its reserved IP from deletion and replacement (see Operations to lift it)",
     "false",
-    default_doc="on for `prod`",
+    default_doc=f"on for `{PRODUCTION_STACK}`",
 )
 SECTIONS: dict[str, tuple[Key, ...]] = {
     "Compute": (*compute.KEYS, PROTECT),
@@ -40,6 +41,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "App and rollout": app.KEYS,
     "Cost": cost.KEYS,
     "Vercel": vercel.KEYS,
+    "Cutover": cutover.KEYS,
     "Existing server": existing.KEYS,
 }
 KEYS: tuple[Key, ...] = tuple(key for keys in SECTIONS.values() for key in keys)
@@ -62,6 +64,9 @@ class StackConfig:
     existing_server: ExistingServerConfig | None = None
     # Where the cost alerts are also posted (a Slack-format webhook), besides the e-mail.
     alert_chat_webhook: pulumi.Output[str] | None = None
+    cutover: CutoverConfig = field(default_factory=CutoverConfig)
+    # Called after a Vercel variable changed, so the app redeploys with it.
+    vercel_deploy_hook: pulumi.Output[str] | None = None
 
 
 class PulumiConfigSource:
@@ -111,7 +116,9 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     consistency.check_socket_server(reader, socket_server)
     chat_webhook = cost.read_chat_webhook(reader, cost_alerts is not None)
     vercel_config = vercel.read_vercel(reader, stack)
-    protect = reader.boolean(PROTECT, default=stack == "prod")
+    deploy_hook = vercel.read_deploy_hook(reader) if vercel_config else None
+    cutover_config = cutover.read_cutover(reader, edge_config.zone_id is not None, vercel_config is not None)
+    protect = reader.boolean(PROTECT, default=stack == PRODUCTION_STACK)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StackConfig(
@@ -126,6 +133,8 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         vercel=vercel_config,
         existing_server=existing_server,
         alert_chat_webhook=chat_webhook,
+        cutover=cutover_config,
+        vercel_deploy_hook=deploy_hook,
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pulumi
+
 from config.keys import Key
 from config.reader import Reader
-from model.app_env import VercelProject
-
-VERCEL_TARGETS = ("production", "preview", "development")
+from model.app_env import VERCEL_TARGETS, VercelProject, default_vercel_targets
+from model.project import PRODUCTION_STACK
 
 PROJECT_ID = Key(
     "vercelProjectId",
@@ -29,18 +30,30 @@ TARGETS = Key(
     "'[\"production\"]'",
     default_doc='`["production"]` for `prod`, else `["preview", "development"]`',
 )
-KEYS = (PROJECT_ID, TEAM_ID, TARGETS)
+DEPLOY_HOOK = Key(
+    "vercelDeployHook",
+    "string",
+    "URL",
+    "a deploy hook of the project (Settings > Git > Deploy Hooks, the production branch for `prod`): called after "
+    "a variable changed, so the app runs with the new values",
+    "https://api.vercel.com/v1/integrations/deploy/prj_<id>/<hook id>",
+    default_doc="none: redeploy by hand",
+    secret=True,
+)
+KEYS = (PROJECT_ID, TEAM_ID, TARGETS, DEPLOY_HOOK)
+_DEPLOY_HOOK = re.compile(r"https://api\.vercel\.com/v1/integrations/deploy/(?P<project>prj_[A-Za-z0-9]+)/[A-Za-z0-9]+")
 
 
 def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     project_id = reader.raw(PROJECT_ID)
-    default_targets = ("production",) if stack == "prod" else ("preview", "development")
     # Pulumi.yaml's default is the empty list, which means "the stack's default".
     chosen = reader.strings(TARGETS, default=())
-    targets = chosen or default_targets
+    targets = chosen or default_vercel_targets(stack)
     team_id = reader.raw(TEAM_ID)
+    # Read as text only to check it (never echoed); what reaches the command is the secret output.
+    hook = reader.raw(DEPLOY_HOOK)
     if project_id is None:
-        for key, value in ((TEAM_ID, team_id), (TARGETS, chosen)):
+        for key, value in ((TEAM_ID, team_id), (TARGETS, chosen), (DEPLOY_HOOK, hook)):
             if value:
                 reader.ignored(
                     key, "no vercelProjectId is set, so nothing is written to Vercel", PROJECT_ID.set_command()
@@ -55,4 +68,26 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     unknown = [target for target in targets if target not in VERCEL_TARGETS]
     if unknown or not targets:
         reader.problem(TARGETS, f"{list(targets)} must be a non-empty list of {', '.join(VERCEL_TARGETS)}")
+    if stack != PRODUCTION_STACK and "production" in targets:
+        reader.problem(
+            TARGETS,
+            f"includes production in stack {stack!r}: only the {PRODUCTION_STACK!r} stack writes the variables "
+            "the live app runs with",
+            TARGETS.set_command('\'["preview", "development"]\''),
+        )
+    hook_match = _DEPLOY_HOOK.fullmatch(hook) if hook is not None else None
+    if hook is not None and hook_match is None:
+        reader.problem(
+            DEPLOY_HOOK, "is not a Vercel deploy hook URL (https://api.vercel.com/v1/integrations/deploy/prj_.../...)"
+        )
+    elif hook_match is not None and hook_match["project"] != project_id:
+        reader.problem(
+            DEPLOY_HOOK,
+            f"belongs to project {hook_match['project']}, not to vercelProjectId {project_id}: it would redeploy "
+            "another app",
+        )
     return VercelProject(project_id, team_id, targets)
+
+
+def read_deploy_hook(reader: Reader) -> pulumi.Output[str] | None:
+    return reader.secret(DEPLOY_HOOK)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from model.project import PRODUCTION_STACK
+
+VERCEL_TARGETS = ("production", "preview", "development")
+# Vercel keeps sensitive variables out of the development target.
+SENSITIVE_TARGETS = frozenset({"production", "preview"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,25 @@ class VercelProject:
     team_id: str | None
     targets: tuple[str, ...]
 
+    def import_id(self, variable_id: str) -> str:
+        """What the provider's import takes for one of the project's variables."""
+        return "/".join(part for part in (self.team_id, self.project_id, variable_id) if part)
+
+
+def default_vercel_targets(stack: str) -> tuple[str, ...]:
+    return ("production",) if stack == PRODUCTION_STACK else ("preview", "development")
+
+
+def variable_targets(variable: AppVariable, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """The targets one variable goes to: a sensitive one never to development."""
+    return tuple(target for target in targets if target in SENSITIVE_TARGETS) if variable.secret else targets
+
 
 def app_environment(values: Mapping[str, str]) -> dict[str, str]:
     """The variables by name, from values keyed by their output names."""
     return {variable.name: values[variable.output] for variable in APP_VARIABLES}
+
+
+def variables_digest(variables: Mapping[str, str]) -> str:
+    """Changes exactly when a variable's value does; a SHA-256 reveals none of them."""
+    return hashlib.sha256(json.dumps(dict(variables), sort_keys=True).encode()).hexdigest()

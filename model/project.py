@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROJECT = "flowspace"
+# The one stack that serves users: protected by default, and the only one that writes Vercel's production.
+PRODUCTION_STACK = "prod"
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
     scripts/vercel-env -s prod                         .env block, secret left out
     scripts/vercel-env -s prod --show-secrets          .env block with LIVEKIT_API_SECRET
-    scripts/vercel-env -s prod --format vercel         `vercel env add` commands
-    pulumi stack output --json | scripts/vercel-env -  read a recorded document instead
+    scripts/vercel-env -s prod --format vercel         `vercel env add --force` commands for the stack's targets
+    pulumi stack output --json | scripts/vercel-env - -s dev   read a recorded document instead
 
 The document is `pulumi stack output --json` (with `--show-secrets` when secrets are asked for).
+The commands overwrite what exists (`--force`), go to the stack's own targets (its `vercelTargets`,
+else production for `prod` and preview + development for the others) and its team
+(`vercelTeamId`, or `--scope`); a stack other than `prod` never writes production.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES
+from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, VERCEL_TARGETS, default_vercel_targets, variable_targets
+from model.project import PRODUCTION_STACK
 
 PLAIN_OUTPUTS = {variable.name: variable.output for variable in APP_VARIABLES if not variable.secret}
 (SECRET_VARIABLE,) = (variable.name for variable in APP_VARIABLES if variable.secret)
@@ -55,11 +59,18 @@ def as_dotenv(found: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def as_vercel_commands(found: Mapping[str, str], target: str) -> str:
+def as_vercel_commands(found: Mapping[str, str], targets: Sequence[str], scope: str | None) -> str:
     lines = []
-    for name, value in found.items():
-        sensitive = " --sensitive" if name == SECRET_VARIABLE else ""
-        lines.append(f"printf '%s' {shlex.quote(value)} | vercel env add {name} {target}{sensitive}")
+    team = f" --scope {shlex.quote(scope)}" if scope else ""
+    for variable in APP_VARIABLES:
+        if variable.name not in found:
+            continue
+        for target in variable_targets(variable, tuple(targets)):
+            sensitive = " --sensitive" if variable.secret else ""
+            lines.append(
+                f"printf '%s' {shlex.quote(found[variable.name])} | "
+                f"vercel env add {variable.name} {target} --force{sensitive}{team}"
+            )
     if SECRET_VARIABLE not in found:
         lines.append(f"# {SECRET_VARIABLE} is a secret: run again with --show-secrets")
     return "\n".join(lines) + "\n"
@@ -78,22 +89,64 @@ def read_outputs(source: str, stack: str | None, show_secrets: bool) -> Mapping[
     return document
 
 
+def stack_settings(stack: str | None) -> tuple[str, tuple[str, ...] | None, str | None]:
+    """The stack's name, its `vercelTargets` and `vercelTeamId` (None when unset), from the Pulumi CLI."""
+    selector = ["-s", stack] if stack else []
+    if stack is None:
+        shown = subprocess.run(["pulumi", "stack", "--show-name"], check=True, capture_output=True, text=True)
+        stack = shown.stdout.strip()
+    listed = subprocess.run(["pulumi", "config", "--json", *selector], check=True, capture_output=True, text=True)
+    settings = json.loads(listed.stdout)
+    targets = settings.get("flowspace:vercelTargets", {}).get("objectValue")
+    team = settings.get("flowspace:vercelTeamId", {}).get("value")
+    return stack, tuple(targets) if targets else None, team
+
+
+def choose_targets(stack: str | None, asked: Sequence[str] | None, configured: tuple[str, ...] | None) -> list[str]:
+    if asked:
+        targets = list(asked)
+    elif configured:
+        targets = list(configured)
+    elif stack:
+        targets = list(default_vercel_targets(stack))
+    else:
+        raise OutputsError("name the stack (-s) or the targets (--target) for --format vercel")
+    if "production" in targets and stack != PRODUCTION_STACK:
+        raise OutputsError(
+            f"only the {PRODUCTION_STACK!r} stack writes production; this is {stack or 'an unnamed document'!r}"
+        )
+    return targets
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", default="pulumi", help="'-' to read the JSON document on stdin")
     parser.add_argument("-s", "--stack", help="stack name (default: the selected stack)")
     parser.add_argument("--format", choices=("dotenv", "vercel"), default="dotenv")
-    parser.add_argument("--target", default="production", help="Vercel environment for --format vercel")
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=VERCEL_TARGETS,
+        help="Vercel environment for --format vercel (repeatable; default: the stack's)",
+    )
+    parser.add_argument("--scope", help="Vercel team for --format vercel (default: the stack's vercelTeamId)")
     parser.add_argument("--show-secrets", action="store_true", help="include LIVEKIT_API_SECRET")
     arguments = parser.parse_args(argv)
     try:
         found = variables(
             read_outputs(arguments.source, arguments.stack, arguments.show_secrets), arguments.show_secrets
         )
+        if arguments.format == "dotenv":
+            rendered = as_dotenv(found)
+        else:
+            stack, configured, team = (
+                (arguments.stack, None, None) if arguments.source == "-" else stack_settings(arguments.stack)
+            )
+            targets = choose_targets(stack, arguments.target, configured)
+            rendered = as_vercel_commands(found, targets, arguments.scope or team)
     except (OutputsError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
         print(f"vercel-env: {error}", file=sys.stderr)
         return 1
-    rendered = as_dotenv(found) if arguments.format == "dotenv" else as_vercel_commands(found, arguments.target)
     sys.stdout.write(rendered)
     return 0
 

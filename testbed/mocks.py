@@ -46,6 +46,9 @@ def reveal(value: Any) -> Any:
     return value
 
 
+Invoke = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class Registration:
     typ: str
@@ -58,6 +61,8 @@ class Registration:
     replacement_trigger: Any
     protect: bool
     delete_before_replace: bool
+    # The `import` option: the id of an existing resource to take over ("" when none).
+    import_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class Run:
     resources: list[Registration] = field(default_factory=list)
     outputs: dict[str, Export] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # What invokes return, by token, over the defaults (the providers' lookups of what exists):
+    # a result, or a function of the invoke's arguments.
+    invoke_results: Mapping[str, Invoke] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.resources if r.typ == typ]
@@ -147,7 +155,8 @@ class _Mocks(pulumi.runtime.Mocks):
             "oci:Core/getPrivateIps:getPrivateIps": {"privateIps": [{"id": PRIVATE_IP_ID}]},
             "cloudflare:index/getIpRanges:getIpRanges": {"ipv4Cidrs": CLOUDFLARE_IPV4, "ipv6Cidrs": ["2400:cb00::/32"]},
         }
-        return results.get(args.token, {})
+        answer = {**results, **self.run.invoke_results}.get(args.token, {})
+        return answer(dict(args.args)) if callable(answer) else answer
 
 
 class _RecordingMonitor(mocks.MockMonitor):
@@ -172,6 +181,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     else None,
                     protect=bool(request.protect),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    import_id=request.importId,
                 )
             )
         return response
@@ -222,13 +232,21 @@ def _program() -> None:
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
-def run_program(stack: str = "prod", preview: bool = False, overrides: Mapping[str, str | None] | None = None) -> Run:
-    return _mock_run(_program, stack_config(stack, overrides), preview, stack)
+def run_program(
+    stack: str = "prod",
+    preview: bool = False,
+    overrides: Mapping[str, str | None] | None = None,
+    invokes: Mapping[str, Invoke] | None = None,
+) -> Run:
+    run = Run(preview=preview, invoke_results=invokes or {})
+    return _mock_run(_program, stack_config(stack, overrides), preview, stack, run)
 
 
-def run_failing_program(overrides: Mapping[str, str | None], stack: str = "prod") -> tuple[Run, Exception]:
+def run_failing_program(
+    overrides: Mapping[str, str | None], stack: str = "prod", invokes: Mapping[str, Invoke] | None = None
+) -> tuple[Run, Exception]:
     """Runs the program expecting it to fail; returns what it registered before failing, and the error."""
-    run = Run(preview=False)
+    run = Run(preview=False, invoke_results=invokes or {})
     try:
         _mock_run(_program, stack_config(stack, overrides), False, stack, run)
     except Exception as error:

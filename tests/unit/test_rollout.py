@@ -135,12 +135,11 @@ def test_pulling_an_image_ships_no_source() -> None:
     assert "image: ghcr.io/flowcoder/socket-server:2.0.0" in files["docker-compose.yml"]
 
 
-def test_rollout_waits_for_dns_and_preview_declares_it() -> None:
+def test_preview_declares_the_rollout_with_its_certificate() -> None:
     preview = run_program(preview=True)
-    rollout = preview.named("rollout")
-    for record in preview.of_type("cloudflare:index/dnsRecord:DnsRecord"):
-        assert record.urn in rollout.dependencies, f"the rollout does not wait for {record.name}"
-    assert preview.named("origin-certificate-certificate").urn in rollout.dependencies
+    certificate = preview.named("origin-certificate-certificate").urn
+    (upload,) = [upload for upload in preview.of_type(COPY) if upload.name.endswith("origin.pem")]
+    assert certificate in upload.dependencies
     assert preview.of_type(COPY) and preview.named("rollout-activate")
     assert not preview.outputs["release_id"].known
 
