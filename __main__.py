@@ -90,4 +90,6 @@ for variable in APP_VARIABLES:
     if not variable.secret:
         pulumi.export(variable.output, values[variable.output])
 pulumi.export("release_id", rollout.release_id)
+pulumi.export("metrics_url", f"https://{config.edge.socket.name}/metrics")
+pulumi.export("metrics_token", rollout.metrics_token)
 pulumi.export(APP_ENV_OUTPUT, variables)

@@ -93,12 +93,15 @@ class Rollout(pulumi.ComponentResource):
     release_id: pulumi.Output[str]
     livekit_api_key: pulumi.Output[str]
     livekit_api_secret: pulumi.Output[str]
+    metrics_token: pulumi.Output[str]
 
     def __init__(self, name: str, args: RolloutArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:host:Rollout", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         livekit_api_key, livekit_api_secret = _livekit_keys(name, args, child)
+        # The admin dashboard's key to the socket server's metrics, through Caddy.
+        metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=child)
 
         def plain(values: list[Any]) -> dict[str, str]:
             public_ip, certificate_pem, ingress = values
@@ -113,7 +116,7 @@ class Rollout(pulumi.ComponentResource):
                     ocpus=args.instance.ocpus,
                     memory_gb=args.instance.memory_gb,
                     socket_server_image=args.socket_server.image,
-                    socket_server_source=args.socket_server.source_files,
+                    socket_server_source=args.socket_server.source,
                     gate_seconds=args.socket_server.health_gate_seconds,
                     allowed_origins=args.socket_server.allowed_origins,
                     egress_meter=args.egress_meter,
@@ -125,7 +128,7 @@ class Rollout(pulumi.ComponentResource):
         certificate_key_pem = certificate.private_key_pem if certificate else None
         plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
-            pulumi.Output.all(livekit_api_key, livekit_api_secret, certificate_key_pem).apply(
+            pulumi.Output.all(livekit_api_key, livekit_api_secret, certificate_key_pem, metrics_token.result).apply(
                 lambda values: render_secret_files(*values)
             )
         )
@@ -159,7 +162,7 @@ class Rollout(pulumi.ComponentResource):
 
         plain_names = plain_file_names(
             origin_certificate=certificate is not None,
-            socket_server_files=() if args.socket_server.image else args.socket_server.source_files,
+            socket_server_source=args.socket_server.image is None and args.socket_server.source is not None,
             egress_meter=args.egress_meter,
         )
         uploads = [
@@ -197,11 +200,13 @@ class Rollout(pulumi.ComponentResource):
         self.release_id = pulumi.Output.all(this_release, activate.id).apply(lambda values: str(values[0]))
         self.livekit_api_key = livekit_api_key
         self.livekit_api_secret = pulumi.Output.secret(livekit_api_secret)
+        self.metrics_token = pulumi.Output.secret(metrics_token.result)
         self.register_outputs(
             {
                 "release_id": self.release_id,
                 "livekit_api_key": self.livekit_api_key,
                 "livekit_api_secret": self.livekit_api_secret,
+                "metrics_token": self.metrics_token,
             }
         )
 

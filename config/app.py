@@ -3,6 +3,7 @@ how long a rollout waits for it."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,14 @@ from config import checks
 from config.keys import Key
 from config.reader import Reader
 from model.app import SocketServer
-from model.layout import SOCKET_SERVER_FILES
+from model.source_tree import (
+    ALWAYS_EXCLUDED,
+    MAX_SOURCE_BYTES,
+    SourceFile,
+    SourceTree,
+    is_ignored,
+    parse_dockerignore,
+)
 
 # Tags that name whatever was pushed last: a rollout would not be reproducible.
 MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly")
@@ -32,7 +40,8 @@ SOCKET_SERVER_SOURCE = Key(
     "socketServerSource",
     "string",
     "path",
-    "directory (package.json, package-lock.json, Dockerfile, server.js) built on the host when no image is set",
+    "folder with a Dockerfile, built on the host when no image is set: shipped whole as `docker build` sees it "
+    "(`.dockerignore` honoured, never `node_modules` or `.git`), up to 20 MiB",
     "files/socket-server",
     default="files/socket-server",
 )
@@ -101,13 +110,46 @@ def read_socket_server(reader: Reader, domain: str) -> SocketServer:
             f"{SOCKET_SERVER_SOURCE.set_command()}, or pull an image: {SOCKET_SERVER_IMAGE.set_command()}",
         )
         return SocketServer(None, health_gate_seconds=gate, allowed_origins=origins)
-    files: dict[str, str] = {}
-    for name in SOCKET_SERVER_FILES:
-        path = source_dir / name
-        if not path.is_file():
-            continue
-        try:
-            files[name] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reader.problem(SOCKET_SERVER_SOURCE, f"{source_text}/{name} cannot be read as UTF-8 text ({error})")
-    return SocketServer(None, files, gate, origins)
+    tree, problems = read_source_tree(source_dir)
+    for problem in problems:
+        reader.problem(SOCKET_SERVER_SOURCE, f"{source_text}: {problem}")
+    return SocketServer(None, tree, gate, origins)
+
+
+def read_source_tree(directory: Path) -> tuple[SourceTree, list[str]]:
+    """The folder as `docker build` would send it, and what keeps it from being shipped."""
+    ignore_file = directory / ".dockerignore"
+    rules = parse_dockerignore(ignore_file.read_text(encoding="utf-8")) if ignore_file.is_file() else ()
+    # A folder left out entirely is not walked, unless a `!` rule might bring a file of it back.
+    prune = not any(rule.reinclude for rule in rules)
+    files: list[SourceFile] = []
+    problems: list[str] = []
+    for folder, subfolders, names in os.walk(directory):
+        relative = Path(folder).relative_to(directory)
+        kept = []
+        for name in sorted(subfolders):
+            path = (relative / name).as_posix()
+            if (directory / path).is_symlink():
+                names.append(name)
+            elif name not in ALWAYS_EXCLUDED and not (prune and is_ignored(rules, path)):
+                kept.append(name)
+        subfolders[:] = kept
+        for name in sorted(names):
+            path = (relative / name).as_posix()
+            if is_ignored(rules, path):
+                continue
+            full = directory / path
+            if full.is_symlink():
+                problems.append(f"{path} is a symbolic link; ship the file itself or list it in .dockerignore")
+                continue
+            files.append(SourceFile(path, full.read_bytes(), os.access(full, os.X_OK)))
+    tree = SourceTree(tuple(sorted(files, key=lambda file: file.path)))
+    if tree.size > MAX_SOURCE_BYTES:
+        largest = sorted(tree.files, key=lambda file: len(file.content), reverse=True)[:5]
+        listed = ", ".join(f"{file.path} ({len(file.content) // 1024} KiB)" for file in largest)
+        problems.append(
+            f"is {tree.size // (1024 * 1024)} MiB as docker build would see it, above the "
+            f"{MAX_SOURCE_BYTES // (1024 * 1024)} MiB a release ships; the largest: {listed}. List build output "
+            "and assets in its .dockerignore, or build an image in CI and set socketServerImage"
+        )
+    return tree, problems

@@ -173,10 +173,28 @@ prune() {
   rm -f "$failed"
 }
 
+# The socket server's source arrives as one archive; docker compose builds from the folder.
+unpack_source() {
+  archive="$release_dir/$SOCKET_SERVER_ARCHIVE"
+  target="$release_dir/$SOCKET_SERVER_DIR"
+  if [ ! -f "$archive" ] || [ -d "$target" ]; then
+    return 0
+  fi
+  rm -rf "$target.next"
+  mkdir -p "$target.next"
+  if ! base64 -d < "$archive" | tar -xzf - --no-same-owner -C "$target.next"; then
+    rm -rf "$target.next"
+    say "the socket server's source archive did not unpack"
+    exit 1
+  fi
+  mv "$target.next" "$target"
+}
+
 activate() {
   hold_lock
   claim_host
   previous=$(readlink "$current" 2> /dev/null || true)
+  unpack_source
   apply_firewall "$release_dir"
   point_current_at "$release_dir"
   say "starting services"

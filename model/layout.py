@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 APP_DIR_NAME = "flowspace"
 COMPOSE_PROJECT = "flowspace"
 RELEASES_DIR = "releases"
@@ -20,8 +18,8 @@ RELEASE_SCRIPT = "release.sh"
 RELEASE_ENV = "release.env"
 ORIGIN_CERTIFICATE = "origin.pem"
 SOCKET_SERVER_DIR = "socket-server"
-# The files of a socket server source folder that a release ships (never node_modules).
-SOCKET_SERVER_FILES = ("package.json", "package-lock.json", "server.js", "Dockerfile", ".dockerignore")
+# The socket server's source, one archive per release, unpacked into SOCKET_SERVER_DIR on the host.
+SOCKET_SERVER_ARCHIVE = "socket-server.tgz.b64"
 
 # The month-to-date outbound meter (OCI stacks with cost alerts): script, service and hourly timer.
 EGRESS_METER = "egress-meter.sh"
@@ -33,6 +31,9 @@ EGRESS_STATE = "/var/lib/flowspace/egress"
 SECRETS_DIR = "secrets"
 LIVEKIT_KEY_FILE = "livekit-keys.yaml"
 ORIGIN_KEY_FILE = "origin.key"
+# Caddy's environment: the bearer token of the socket server's metrics route.
+CADDY_ENV_FILE = "caddy.env"
+METRICS_TOKEN_VARIABLE = "METRICS_TOKEN"
 
 FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
 # The boot unit that re-applies it: installed by cloud-init on OCI and by every release elsewhere.
@@ -45,11 +46,11 @@ def app_dir(user: str) -> str:
 
 
 def secret_file_names(origin_certificate: bool) -> tuple[str, ...]:
-    return (LIVEKIT_KEY_FILE, ORIGIN_KEY_FILE) if origin_certificate else (LIVEKIT_KEY_FILE,)
+    return (LIVEKIT_KEY_FILE, CADDY_ENV_FILE, *((ORIGIN_KEY_FILE,) if origin_certificate else ()))
 
 
 def plain_file_names(
-    origin_certificate: bool, socket_server_files: Iterable[str] = (), egress_meter: bool = False
+    origin_certificate: bool, socket_server_source: bool = False, egress_meter: bool = False
 ) -> list[str]:
     """A release's plain files, known before any value is (so preview can name their uploads)."""
     names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, FIREWALL_UNIT, RELEASE_SCRIPT, RELEASE_ENV]
@@ -57,5 +58,6 @@ def plain_file_names(
         names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER]
     if origin_certificate:
         names.append(ORIGIN_CERTIFICATE)
-    names.extend(f"{SOCKET_SERVER_DIR}/{name}" for name in socket_server_files)
+    if socket_server_source:
+        names.append(SOCKET_SERVER_ARCHIVE)
     return sorted(names)

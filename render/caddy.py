@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from model import ports
+from model import layout, ports
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 HEALTH_ROUTE = "/healthz"
@@ -20,7 +20,7 @@ class Site:
     upstream_port: int
     # The upstream's own health endpoint that /healthz is answered from.
     health_path: str
-    # Upstream routes for the host only (metrics): never answered through Caddy.
+    # Upstream routes (metrics) answered through Caddy only with the bearer token; 404 otherwise.
     internal_paths: tuple[str, ...] = ()
 
 
@@ -28,6 +28,26 @@ def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
     return (
         Site(socket_hostname, ports.SOCKET_SERVER.port, "/health", internal_paths=("/metrics", "/metrics/*")),
         Site(livekit_hostname, ports.LIVEKIT_SIGNALING.port, "/"),
+    )
+
+
+# The token comes from Caddy's environment (a 0600 secret file), never from the Caddyfile; the
+# length check keeps an unset variable ("Bearer ") from opening the route.
+METRICS_TOKEN_MIN_LENGTH = 32
+
+
+def _internal_routes(paths: Sequence[str]) -> str:
+    if not paths:
+        return ""
+    return (
+        "\t@internal {\n"
+        f"\t\tpath {' '.join(paths)}\n"
+        "\t\tnot {\n"
+        f'\t\t\theader Authorization "Bearer {{env.{layout.METRICS_TOKEN_VARIABLE}}}"\n'
+        f'\t\t\theader_regexp Authorization "^Bearer [A-Za-z0-9]{{{METRICS_TOKEN_MIN_LENGTH},}}$"\n'
+        "\t\t}\n"
+        "\t}\n"
+        "\trespond @internal 404\n"
     )
 
 
@@ -41,9 +61,7 @@ def render_caddyfile(
             hostname=s.hostname,
             upstream_port=s.upstream_port,
             health_path=s.health_path,
-            internal_routes=(
-                f"\t@internal path {' '.join(s.internal_paths)}\n\trespond @internal 404\n" if s.internal_paths else ""
-            ),
+            internal_routes=_internal_routes(s.internal_paths),
         )
         for s in sites
     )

@@ -113,6 +113,7 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 # On the host network the host firewall (and its origin lock) sees Caddy's ports;
                 # Docker's published ports would bypass the INPUT chain.
                 "network_mode": "host",
+                "env_file": [f"./{layout.SECRETS_DIR}/{layout.CADDY_ENV_FILE}"],
                 "volumes": [
                     f"./{layout.CADDYFILE}:/etc/caddy/Caddyfile:ro",
                     *(

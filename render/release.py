@@ -7,15 +7,17 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from model import layout, ports
 from model.ports import Ingress
+from model.source_tree import SourceTree
 from render import egress, firewall
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER, HEALTH_ROUTE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
+from render.source_archive import source_archive
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 
@@ -33,7 +35,7 @@ class ReleaseSettings:
     ocpus: int
     memory_gb: int
     socket_server_image: str | None = None
-    socket_server_source: Mapping[str, str] = field(default_factory=dict)
+    socket_server_source: SourceTree | None = None
     allowed_origins: Sequence[str] = ()
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
@@ -56,6 +58,8 @@ def _release_env(settings: ReleaseSettings) -> str:
         "COMPOSE_FILE": layout.COMPOSE_FILE,
         "FIREWALL_RULES": layout.FIREWALL_RULES,
         "SECRETS_DIR": layout.SECRETS_DIR,
+        "SOCKET_SERVER_ARCHIVE": layout.SOCKET_SERVER_ARCHIVE,
+        "SOCKET_SERVER_DIR": layout.SOCKET_SERVER_DIR,
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),
@@ -106,9 +110,8 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         files[layout.EGRESS_METER] = egress.render_egress_meter()
         files[layout.EGRESS_SERVICE] = egress.render_egress_service()
         files[layout.EGRESS_TIMER] = egress.render_egress_timer()
-    if settings.socket_server_image is None:
-        for name, content in sorted(settings.socket_server_source.items()):
-            files[f"{layout.SOCKET_SERVER_DIR}/{name}"] = content
+    if settings.socket_server_image is None and settings.socket_server_source is not None:
+        files[layout.SOCKET_SERVER_ARCHIVE] = source_archive(settings.socket_server_source)
     return files
 
 
@@ -118,8 +121,14 @@ def retire_command(script_path: str) -> str:
     return f"if [ -f {quoted} ]; then sh {quoted} retire; fi"
 
 
-def render_secret_files(livekit_api_key: str, livekit_api_secret: str, origin_key_pem: str | None) -> dict[str, str]:
-    files = {layout.LIVEKIT_KEY_FILE: render_key_file(livekit_api_key, livekit_api_secret)}
+def render_secret_files(
+    livekit_api_key: str, livekit_api_secret: str, origin_key_pem: str | None, metrics_token: str
+) -> dict[str, str]:
+    files = {
+        layout.LIVEKIT_KEY_FILE: render_key_file(livekit_api_key, livekit_api_secret),
+        # Single quotes: compose reads the value literally (the token is alphanumeric).
+        layout.CADDY_ENV_FILE: f"{layout.METRICS_TOKEN_VARIABLE}='{metrics_token}'\n",
+    }
     if origin_key_pem is not None:
         files[layout.ORIGIN_KEY_FILE] = origin_key_pem
     return files

@@ -28,6 +28,7 @@ import yaml
 from model import layout
 from model.ports import IANA_PROTOCOL_NUMBERS
 from render.release import parse_secret_digests
+from render.source_archive import unpack
 
 PROJECT = Path(__file__).resolve().parents[1]
 UPLOAD = "command:remote:CopyToRemote"
@@ -122,7 +123,13 @@ def release_from_preview(document: Mapping[str, Any], side: str) -> HostRelease 
             continue
         kind, name = _resource_type(step["urn"]), _resource_name(step["urn"])
         if kind == UPLOAD and isinstance(inputs.get("source"), Mapping) and "text" in inputs["source"]:
-            files[_release_path(str(inputs["remotePath"]))] = str(inputs["source"]["text"])
+            path, text = _release_path(str(inputs["remotePath"])), str(inputs["source"]["text"])
+            if path == layout.SOCKET_SERVER_ARCHIVE:
+                # Shown file by file, as it lands on the host.
+                for name, data in unpack(text).items():
+                    files[f"{layout.SOCKET_SERVER_DIR}/{name}"] = data.decode("utf-8", errors="replace")
+            else:
+                files[path] = text
         elif kind == COMMAND and name.endswith(SECRETS_STEP):
             for trigger in inputs.get("triggers", [])[1:]:
                 secrets.update(parse_secret_digests(str(trigger)))

@@ -1,6 +1,6 @@
 """Browser-side checks, run inside the client namespace; each prints one JSON object.
 
-  client.py get URL [http1|http2]         status, HTTP version and body of a GET
+  client.py get URL [http1|http2]         status, HTTP version and body of a GET ($BEARER_TOKEN: authorized)
   client.py upgrade URL                   the status line of an HTTP/1.1 WebSocket upgrade
   client.py polling URL http1|http2       an Engine.IO/Socket.IO session over long-polling with an
                                           acknowledged echo event, over the given HTTP version
@@ -26,8 +26,10 @@ def ca() -> str:
 
 
 def get(url: str, version: str = "http2") -> dict[str, Any]:
+    token = os.environ.get("BEARER_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(verify=ssl.create_default_context(cafile=ca()), http2=version == "http2", http1=True) as client:
-        response = client.get(url, timeout=10)
+        response = client.get(url, timeout=10, headers=headers)
         return {"status": response.status_code, "http_version": response.http_version, "body": response.text[:200]}
 
 

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from model import ports
-from model.layout import SOCKET_SERVER_FILES
+from config.app import read_source_tree
+from model import layout, ports
 from model.ports import Ingress
 from render.release import (
     ReleaseSettings,
@@ -25,6 +25,7 @@ from render.release import (
     render_plain_files,
     render_secret_files,
 )
+from render.source_archive import unpack
 from testbed.netns import ORACLE_RULES, Pair, namespace_pair
 from testbed.pki import make_pki
 from testbed.stack import Programs, Stack
@@ -37,6 +38,7 @@ SERVER, BROWSER, EDGE = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 SOCKET_HOST, LIVEKIT_HOST = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
 HOSTNAMES = (SOCKET_HOST, LIVEKIT_HOST)
 API_KEY, API_SECRET = "APIe2etestkey", "e2e-secret-" + "s" * 40
+METRICS_TOKEN = "e2eMetricsToken" + "m" * 40
 HEALTHY_WITHIN_SECONDS = 60
 MEDIA_PROBE_PORTS = (ports.LIVEKIT_RTC_UDP.first, 55555, ports.LIVEKIT_RTC_UDP.last)
 
@@ -104,10 +106,6 @@ class Site:
         assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.stack.logs()}"
 
 
-def socket_server_source(directory: Path) -> dict[str, str]:
-    return {name: (directory / name).read_text() for name in SOCKET_SERVER_FILES if (directory / name).is_file()}
-
-
 def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str) -> Path:
     """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
     settings = ReleaseSettings(
@@ -119,16 +117,20 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
         ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",)),
         ocpus=2,
         memory_gb=12,
-        socket_server_source=socket_server_source(ROOT / "files/socket-server"),
+        socket_server_source=read_source_tree(ROOT / "files/socket-server")[0],
         firewall_script=str(firewall_script),
         gate_seconds=4,
     )
     plain = render_plain_files(settings)
-    secret = render_secret_files(API_KEY, API_SECRET, key_pem)
+    secret = render_secret_files(API_KEY, API_SECRET, key_pem, METRICS_TOKEN)
     release = app / "releases" / release_id(plain, secret)
     for name, content in plain.items():
         (release / name).parent.mkdir(parents=True, exist_ok=True)
         (release / name).write_text(content)
+    # What release.sh does before the build (tests/host checks it does).
+    for name, data in unpack(plain[layout.SOCKET_SERVER_ARCHIVE]).items():
+        (release / layout.SOCKET_SERVER_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        (release / layout.SOCKET_SERVER_DIR / name).write_bytes(data)
     (release / "secrets").mkdir(mode=0o700)
     for name, content in secret.items():
         (release / "secrets" / name).write_text(content)

@@ -93,6 +93,8 @@ class Stack:
                 "HOME": str(self.scratch),
             }
             environment.update(IMAGE_ENVIRONMENT.get(service.get("image", ""), {}))
+            for env_file in service.get("env_file", []):
+                environment.update(_read_env_file(self.release / env_file))
             environment.update(service.get("environment", {}))
             workdir = self.release
             if "build" in service:
@@ -139,3 +141,13 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {s.name} (exit {s.process.poll()})\n{s.tail()}" for s in self.services.values())
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """compose's env_file as the release writes it: NAME='literal value' lines."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+    return values

@@ -24,6 +24,7 @@ from testbed.site import (
     HOSTNAMES,
     LIVEKIT_HOST,
     MEDIA_PROBE_PORTS,
+    METRICS_TOKEN,
     ROOT,
     SERVER,
     SOCKET_HOST,
@@ -48,6 +49,11 @@ def check_https_health(site: Site) -> None:
     for path in ("/metrics", "/metrics/", "/metrics/anything"):
         internal = site.python("client.py", "get", f"https://{SOCKET_HOST}{path}")
         assert internal["status"] == 404, f"the socket server's {path} is reachable through Caddy: {internal}"
+    for wrong in ("", "x" * 48, METRICS_TOKEN[:-1]):
+        refused = site.python("client.py", "get", f"https://{SOCKET_HOST}/metrics", env={"BEARER_TOKEN": wrong})
+        assert refused["status"] == 404, f"/metrics answered a wrong token: {refused}"
+    metrics = site.python("client.py", "get", f"https://{SOCKET_HOST}/metrics", env={"BEARER_TOKEN": METRICS_TOKEN})
+    assert metrics["status"] == 200 and "socket" in str(metrics["body"]).lower(), f"the dashboard's route: {metrics}"
 
 
 def check_socketio(site: Site) -> None:

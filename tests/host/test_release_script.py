@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from model.ports import Ingress
+from model.source_tree import SourceFile, SourceTree
 from render.release import (
     ReleaseSettings,
     release_id,
@@ -27,7 +28,17 @@ from render.release import (
 STANDINS = Path(__file__).resolve().parents[2] / "testbed" / "standins"
 LIVEKIT_SECRET = "Zq8sSecretThatMustNeverBeSeen0123456789abcdefgh"
 ORIGIN_KEY = "-----BEGIN PRIVATE KEY-----\nORIGINKEYMATERIALneverprinted\n-----END PRIVATE KEY-----\n"
-SECRETS = render_secret_files("APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY)
+METRICS_TOKEN = "MetricsTokenThatMustNeverBeSeen0123456789abcdef"
+SECRETS = render_secret_files("APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN)
+
+SOURCE = SourceTree(
+    (
+        SourceFile("Dockerfile", b"FROM scratch\n"),
+        SourceFile("package.json", b"{}"),
+        SourceFile("src/server.ts", b"export {};\n"),
+        SourceFile("scripts/start.sh", b"#!/bin/sh\n", executable=True),
+    )
+)
 
 
 @dataclass
@@ -58,7 +69,7 @@ class Host:
             ingress=Ingress(ssh_cidrs),
             ocpus=4,
             memory_gb=24,
-            socket_server_source={"package.json": "{}", "Dockerfile": "FROM scratch\n"},
+            socket_server_source=SOURCE,
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
             unit_dir=str(self.root / "sbin"),
             egress_meter=meter,
@@ -121,6 +132,18 @@ def test_activation_starts_the_release_and_passes_the_gate(host: Host) -> None:
     assert "healthy: https://space-socket.flow-coder.com/healthz" in result.stderr
     assert "healthy: https://space-livekit.flow-coder.com/healthz" in result.stderr
     assert (host.root / "sbin" / "flowspace-firewall").exists(), "the release's firewall was not installed"
+
+
+def test_the_source_archive_is_unpacked_for_the_build_as_shipped(host: Host) -> None:
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0
+    folder = host.app / "releases" / first / "socket-server"
+    for file in SOURCE.files:
+        assert (folder / file.path).read_bytes() == file.content, file.path
+        assert os.access(folder / file.path, os.X_OK) == file.executable, file.path
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == sorted(
+        f.path for f in SOURCE.files
+    )
 
 
 def test_secret_files_are_written_0600_from_stdin(host: Host) -> None:

@@ -242,8 +242,10 @@ def test_dns_points_back_at_the_old_server_for_a_rollback() -> None:
 def test_carried_over_keys_replace_the_generated_ones() -> None:
     secret = "s3cretOfTheOldServer" * 2
     run = run_program(overrides={"flowspace:livekitApiKey": "APIoldkey", "flowspace:livekitApiSecret": secret})
-    assert not run.of_type("random:index/randomPassword:RandomPassword")
-    assert not run.of_type("random:index/randomString:RandomString")
+    generated = run.of_type("random:index/randomPassword:RandomPassword") + run.of_type(
+        "random:index/randomString:RandomString"
+    )
+    assert [resource.name for resource in generated] == ["rollout-metrics-token"]
     assert run.outputs["livekit_api_key"].value == "APIoldkey"
     environment = run.outputs["vercel_env"]
     assert environment.secret and environment.value["LIVEKIT_API_SECRET"] == secret

@@ -72,13 +72,23 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
     old_secret, new_secret = "a" * 48, "b" * 48
     files = {"Caddyfile": "same\n"}
     old = HostRelease(
-        files, dict(pair.split("=") for pair in secret_digests(render_secret_files("APIkey", old_secret, None)).split())
+        files,
+        dict(
+            pair.split("=")
+            for pair in secret_digests(render_secret_files("APIkey", old_secret, None, "t" * 48)).split()
+        ),
     )
     new = HostRelease(
-        files, dict(pair.split("=") for pair in secret_digests(render_secret_files("APIkey", new_secret, None)).split())
+        files,
+        dict(
+            pair.split("=")
+            for pair in secret_digests(render_secret_files("APIkey", new_secret, None, "t" * 48)).split()
+        ),
     )
     diff = host_diff(old, new)
-    assert diff.summary() == "secrets/livekit-keys.yaml: changed; unchanged: Caddyfile", diff.summary()
+    assert diff.summary() == "secrets/livekit-keys.yaml: changed; unchanged: Caddyfile, secrets/caddy.env", (
+        diff.summary()
+    )
     rendered = render_markdown(diff, "prod")
     assert old_secret not in rendered and new_secret not in rendered
 
@@ -86,7 +96,7 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
 def test_the_mock_program_carries_secret_digests_in_plain_sight() -> None:
     release = release_from_preview(preview_document(None, PROD), "new")
     assert release is not None
-    assert set(release.secrets) == {"livekit-keys.yaml", "origin.key"}
+    assert set(release.secrets) == {"livekit-keys.yaml", "caddy.env", "origin.key"}
     assert all(len(digest) == 16 for digest in release.secrets.values())
 
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from model.layout import secret_file_names
+from render.source_archive import unpack
 from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_program
 
 COMMAND = "command:remote:Command"
@@ -47,7 +48,8 @@ def test_release_lands_in_a_content_addressed_directory(prod: Run) -> None:
     assert len(release) == 16
     files = uploads(prod)
     assert {"docker-compose.yml", "livekit.yaml", "Caddyfile", "origin.pem", "release.sh", "firewall.sh"} <= set(files)
-    assert "socket-server/server.js" in files and "socket-server/package-lock.json" in files
+    shipped = unpack(files["socket-server.tgz.b64"])
+    assert "server.js" in shipped and "package-lock.json" in shipped
     assert f"node_ip: {RESERVED_IP}" in files["livekit.yaml"]
     for resource in [*prod.of_type(COPY), prod.named("rollout-secrets"), prod.named("rollout-activate")]:
         assert resource.inputs["triggers"][0] == release, f"{resource.name} is not triggered by the release id"
@@ -150,3 +152,15 @@ def test_the_socket_server_accepts_only_the_apps_origins(prod: Run) -> None:
     assert environment["CORS_ORIGINS"] == "https://flow-coder.com https://*.flow-coder.com"
     chosen = run_program(overrides={"flowspace:allowedOrigins": '["https://space.flow-coder.com"]'})
     assert "CORS_ORIGINS: https://space.flow-coder.com" in uploads(chosen)["docker-compose.yml"]
+
+
+def test_the_metrics_token_is_a_secret_output_and_lives_only_in_caddys_secret_file(prod: Run) -> None:
+    token = prod.outputs["metrics_token"]
+    assert token.secret and len(token.value) == 48
+    assert prod.outputs["metrics_url"].value == "https://space-socket.flow-coder.com/metrics"
+    for name, content in uploads(prod).items():
+        assert token.value not in content, f"the metrics token is in the plain file {name}"
+    written = dict(line.split(" ") for line in reveal(prod.named("rollout-secrets").inputs["stdin"]).splitlines())
+    assert base64.b64decode(written["caddy.env"]).decode() == f"METRICS_TOKEN='{token.value}'\n"
+    compose = yaml.safe_load(uploads(prod)["docker-compose.yml"])
+    assert compose["services"]["caddy"]["env_file"] == ["./secrets/caddy.env"]
