@@ -72,6 +72,7 @@ hostnames, cutover = (config.edge.socket.name, config.edge.livekit.name), config
 rollout_args = RolloutArgs(
     target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project,
     config.cost_alerts is not None, cutover.livekit_api_key, cutover.livekit_api_secret,
+    config.socket_secrets.environment, config.socket_secrets.registry_password,
 )  # fmt: skip
 rollout = Rollout("rollout", rollout_args)
 served = dns_records(config, target, rollout)

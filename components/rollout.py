@@ -26,6 +26,7 @@ from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir, plain_file_names
 from model.ports import Ingress
 from model.project import Project
 from render.release import (
+    AppSecrets,
     ReleaseSettings,
     release_id,
     render_plain_files,
@@ -87,6 +88,9 @@ class RolloutArgs:
     # A key pair carried over from the server being replaced; None generates one.
     livekit_api_key: str | None = None
     livekit_api_secret: pulumi.Input[str] | None = None
+    # The socket server's secret NAME=value lines, and the private registry's password.
+    app_secret_environment: pulumi.Input[str] | None = None
+    registry_password: pulumi.Input[str] | None = None
 
 
 class Rollout(pulumi.ComponentResource):
@@ -103,8 +107,10 @@ class Rollout(pulumi.ComponentResource):
         # The admin dashboard's key to the socket server's metrics, through Caddy.
         metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=child)
 
+        server = args.socket_server
+
         def plain(values: list[Any]) -> dict[str, str]:
-            public_ip, certificate_pem, ingress = values
+            public_ip, certificate_pem, ingress, api_key = values
             return render_plain_files(
                 ReleaseSettings(
                     stack=args.project.stack,
@@ -120,16 +126,28 @@ class Rollout(pulumi.ComponentResource):
                     gate_seconds=args.socket_server.health_gate_seconds,
                     allowed_origins=args.socket_server.allowed_origins,
                     egress_meter=args.egress_meter,
+                    socket_server_environment=server.environment,
+                    livekit_api_key=api_key if server.livekit_access else None,
+                    registry=server.registry,
                 )
             )
 
         target, certificate = args.target, args.certificate
         certificate_pem = certificate.certificate_pem if certificate else None
         certificate_key_pem = certificate.private_key_pem if certificate else None
-        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
+        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress, livekit_api_key).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
-            pulumi.Output.all(livekit_api_key, livekit_api_secret, certificate_key_pem, metrics_token.result).apply(
-                lambda values: render_secret_files(*values)
+            pulumi.Output.all(
+                livekit_api_key,
+                livekit_api_secret,
+                certificate_key_pem,
+                metrics_token.result,
+                args.app_secret_environment,
+                args.registry_password,
+            ).apply(
+                lambda values: render_secret_files(
+                    values[0], values[1], values[2], values[3], AppSecrets(values[4], values[5], server.livekit_access)
+                )
             )
         )
         # The id hashes the secret files too (so a rotated secret re-rolls); a truncated

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from config import app, compute, consistency, cost, cutover, edge, existing, network, vercel
+from config import app, compute, consistency, cost, cutover, edge, existing, network, socket_env, vercel
 from config.cost import FreeTierConfig
 from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
@@ -20,8 +20,9 @@ from config.keys import NAMESPACE, Key
 from config.network import NetworkConfig
 from config.problems import ConfigError, Problem
 from config.reader import ConfigSource, Reader
+from config.socket_env import SocketSecrets
 from model import allowance
-from model.app import SocketServer
+from model.app import Registry, SocketServer
 from model.app_env import VercelProject
 from model.compute import InstanceSpec
 from model.project import PRODUCTION_STACK, Project
@@ -38,7 +39,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "Compute": (*compute.KEYS, PROTECT),
     "Network": network.KEYS,
     "Cloudflare edge": edge.KEYS,
-    "App and rollout": app.KEYS,
+    "App and rollout": (*app.KEYS, *socket_env.KEYS),
     "Cost": cost.KEYS,
     "Vercel": vercel.KEYS,
     "Cutover": cutover.KEYS,
@@ -65,6 +66,7 @@ class StackConfig:
     # Where the cost alerts are also posted (a Slack-format webhook), besides the e-mail.
     alert_chat_webhook: pulumi.Output[str] | None = None
     cutover: CutoverConfig = field(default_factory=CutoverConfig)
+    socket_secrets: SocketSecrets = field(default_factory=SocketSecrets)
     # Called after a Vercel variable changed, so the app redeploys with it.
     vercel_deploy_hook: pulumi.Output[str] | None = None
 
@@ -105,6 +107,16 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     )
     edge_config = edge.read_edge(reader, edge_optional=not on_oci)
     socket_server = app.read_socket_server(reader, edge_config.domain or "flow-coder.com")
+    environment = socket_env.read_environment(reader)
+    secret_environment = socket_env.read_secret_environment(reader, {name for name, _ in environment})
+    registry_user, registry_password = socket_env.read_registry(reader, socket_server.image)
+    registry = (
+        Registry(socket_env.registry_host(socket_server.image), registry_user)
+        if registry_user and socket_server.image
+        else None
+    )
+    livekit_access = reader.boolean(socket_env.LIVEKIT_ACCESS)
+    socket_server = replace(socket_server, registry=registry, environment=environment, livekit_access=livekit_access)
     cost_alerts = cost.read_cost_alerts(reader, compartment_id) if on_oci else None
     if not on_oci and reader.raw(cost.ALERT_EMAIL) is not None:
         reader.problem(
@@ -134,6 +146,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         existing_server=existing_server,
         alert_chat_webhook=chat_webhook,
         cutover=cutover_config,
+        socket_secrets=SocketSecrets(secret_environment, registry_password),
         vercel_deploy_hook=deploy_hook,
     )
 

@@ -190,11 +190,34 @@ unpack_source() {
   mv "$target.next" "$target"
 }
 
+# A private image: logged in for the pull only, the password on stdin (never on a command line);
+# a failed pull stops before anything changes on the host.
+pull_private_image() {
+  if [ -z "$REGISTRY" ]; then
+    return 0
+  fi
+  say "pulling the socket server image from $REGISTRY as $REGISTRY_USER"
+  if ! docker login --username "$REGISTRY_USER" --password-stdin "$REGISTRY" \
+    < "$release_dir/$SECRETS_DIR/$REGISTRY_PASSWORD_FILE" > /dev/null; then
+    say "docker login to $REGISTRY as $REGISTRY_USER failed: check socketServerRegistryUser and" \
+      "socketServerRegistryPassword (a token that can read the package)"
+    exit 1
+  fi
+  pulled=0
+  compose "$release_dir" pull socket-server >&2 || pulled=$?
+  docker logout "$REGISTRY" > /dev/null 2>&1 || true
+  if [ "$pulled" -ne 0 ]; then
+    say "pulling the socket server image failed; nothing was changed on the host"
+    exit 1
+  fi
+}
+
 activate() {
   hold_lock
   claim_host
   previous=$(readlink "$current" 2> /dev/null || true)
   unpack_source
+  pull_private_image
   apply_firewall "$release_dir"
   point_current_at "$release_dir"
   say "starting services"

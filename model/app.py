@@ -8,6 +8,14 @@ from model.source_tree import SourceTree
 
 
 @dataclass(frozen=True)
+class Registry:
+    """A private registry the image is pulled from, logged in to on the host for the pull only."""
+
+    host: str
+    user: str
+
+
+@dataclass(frozen=True)
 class SocketServer:
     # A registry image to pull, or None to build the source files on the host.
     image: str | None
@@ -17,3 +25,9 @@ class SocketServer:
     health_gate_seconds: int = 60
     # Browser origins allowed to connect (CORS_ORIGINS of the socket server).
     allowed_origins: tuple[str, ...] = ()
+    # Where `image` is pulled from with a login; None: a public image (or a build).
+    registry: Registry | None = None
+    # The app's own plain environment (its secret one is a 0600 file).
+    environment: tuple[tuple[str, str], ...] = ()
+    # LIVEKIT_URL, LIVEKIT_API_KEY and (secret) LIVEKIT_API_SECRET, to mint tokens or call LiveKit's API.
+    livekit_access: bool = False

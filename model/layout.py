@@ -34,6 +34,10 @@ ORIGIN_KEY_FILE = "origin.key"
 # Caddy's environment: the bearer token of the socket server's metrics route.
 CADDY_ENV_FILE = "caddy.env"
 METRICS_TOKEN_VARIABLE = "METRICS_TOKEN"
+# The socket server's secret environment (its own, and LiveKit's secret when it has access).
+SOCKET_SERVER_ENV_FILE = "socket-server.env"
+# The private registry's password, handed to `docker login` on stdin.
+REGISTRY_PASSWORD_FILE = "registry-password"
 
 FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
 # The boot unit that re-applies it: installed by cloud-init on OCI and by every release elsewhere.
@@ -45,8 +49,14 @@ def app_dir(user: str) -> str:
     return f"/home/{user}/{APP_DIR_NAME}"
 
 
-def secret_file_names(origin_certificate: bool) -> tuple[str, ...]:
-    return (LIVEKIT_KEY_FILE, CADDY_ENV_FILE, *((ORIGIN_KEY_FILE,) if origin_certificate else ()))
+def secret_file_names(origin_certificate: bool, registry: bool = False) -> tuple[str, ...]:
+    return (
+        LIVEKIT_KEY_FILE,
+        CADDY_ENV_FILE,
+        SOCKET_SERVER_ENV_FILE,
+        *((ORIGIN_KEY_FILE,) if origin_certificate else ()),
+        *((REGISTRY_PASSWORD_FILE,) if registry else ()),
+    )
 
 
 def plain_file_names(

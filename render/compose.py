@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ class ComposeSettings:
     allowed_origins: tuple[str, ...] = ()
     # False: no Cloudflare origin certificate; Caddy gets its own (ACME) into caddy_data.
     origin_certificate: bool = True
+    # The app's own plain variables, and LiveKit's URL and key when it has access (None: none).
+    environment: tuple[tuple[str, str], ...] = ()
+    livekit: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,14 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "NODE_ENV": "production",
                 "PORT": str(socket_port),
                 "CORS_ORIGINS": " ".join(settings.allowed_origins),
+                **dict(settings.environment),
+                **(
+                    {"LIVEKIT_URL": settings.livekit[0], "LIVEKIT_API_KEY": settings.livekit[1]}
+                    if settings.livekit
+                    else {}
+                ),
             },
+            "env_file": [f"./{layout.SECRETS_DIR}/{layout.SOCKET_SERVER_ENV_FILE}"],
             "ports": [f"127.0.0.1:{socket_port}:{socket_port}"],
             "healthcheck": _healthcheck(
                 [
@@ -144,3 +155,8 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
 
 def render_compose(settings: ComposeSettings) -> str:
     return dump(compose_document(settings))
+
+
+def render_env_file(variables: Sequence[tuple[str, str]]) -> str:
+    """compose's env_file: single-quoted values are taken literally (no interpolation)."""
+    return "".join(f"{name}='{value}'\n" for name, value in variables)

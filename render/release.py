@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model import layout, ports
+from model.app import Registry
 from model.ports import Ingress
 from model.source_tree import SourceTree
 from render import egress, firewall
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER, HEALTH_ROUTE, render_caddyfile, sites_for
-from render.compose import ComposeSettings, render_compose
+from render.compose import ComposeSettings, render_compose, render_env_file
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
 from render.source_archive import source_archive
 
@@ -36,6 +37,10 @@ class ReleaseSettings:
     memory_gb: int
     socket_server_image: str | None = None
     socket_server_source: SourceTree | None = None
+    socket_server_environment: tuple[tuple[str, str], ...] = ()
+    # The key the socket server calls LiveKit with; None: it has no access.
+    livekit_api_key: str | None = None
+    registry: Registry | None = None
     allowed_origins: Sequence[str] = ()
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
@@ -74,7 +79,12 @@ def _release_env(settings: ReleaseSettings) -> str:
         "EGRESS_METER_PATH": settings.egress_meter_path,
         "EGRESS_SERVICE": layout.EGRESS_SERVICE,
         "EGRESS_TIMER": layout.EGRESS_TIMER,
-        "SECRET_FILES": " ".join(layout.secret_file_names(settings.certificate_pem is not None)),
+        "SECRET_FILES": " ".join(
+            layout.secret_file_names(settings.certificate_pem is not None, settings.registry is not None)
+        ),
+        "REGISTRY": settings.registry.host if settings.registry else "",
+        "REGISTRY_USER": settings.registry.user if settings.registry else "",
+        "REGISTRY_PASSWORD_FILE": layout.REGISTRY_PASSWORD_FILE,
         "GATE_CA_FILE": layout.ORIGIN_CERTIFICATE if settings.certificate_pem is not None else "",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
@@ -90,6 +100,10 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
                 socket_server_image=settings.socket_server_image,
                 allowed_origins=tuple(settings.allowed_origins),
                 origin_certificate=has_certificate,
+                environment=settings.socket_server_environment,
+                livekit=(f"https://{settings.livekit_hostname}", settings.livekit_api_key)
+                if settings.livekit_api_key
+                else None,
             )
         ),
         layout.LIVEKIT_CONFIG: render_livekit_yaml(LiveKitSettings(public_ip=settings.public_ip)),
@@ -122,16 +136,43 @@ def retire_command(script_path: str) -> str:
 
 
 def render_secret_files(
-    livekit_api_key: str, livekit_api_secret: str, origin_key_pem: str | None, metrics_token: str
+    livekit_api_key: str,
+    livekit_api_secret: str,
+    origin_key_pem: str | None,
+    metrics_token: str,
+    app_secrets: AppSecrets | None = None,
 ) -> dict[str, str]:
+    app_secrets = app_secrets or AppSecrets()
+    app_environment = parse_env_lines(app_secrets.environment or "")
+    if app_secrets.livekit_access:
+        app_environment.append(("LIVEKIT_API_SECRET", livekit_api_secret))
     files = {
         layout.LIVEKIT_KEY_FILE: render_key_file(livekit_api_key, livekit_api_secret),
-        # Single quotes: compose reads the value literally (the token is alphanumeric).
-        layout.CADDY_ENV_FILE: f"{layout.METRICS_TOKEN_VARIABLE}='{metrics_token}'\n",
+        layout.CADDY_ENV_FILE: render_env_file([(layout.METRICS_TOKEN_VARIABLE, metrics_token)]),
+        layout.SOCKET_SERVER_ENV_FILE: "# the socket server's secret environment\n" + render_env_file(app_environment),
     }
+    if app_secrets.registry_password is not None:
+        files[layout.REGISTRY_PASSWORD_FILE] = app_secrets.registry_password
     if origin_key_pem is not None:
         files[layout.ORIGIN_KEY_FILE] = origin_key_pem
     return files
+
+
+@dataclass(frozen=True)
+class AppSecrets:
+    # NAME=value lines (checked by the config reader).
+    environment: str | None = None
+    registry_password: str | None = None
+    livekit_access: bool = False
+
+
+def parse_env_lines(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.strip().partition("=")
+            pairs.append((name, value))
+    return pairs
 
 
 def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:

@@ -5,6 +5,7 @@ Docker, curl and sudo are stand-ins (tests/host/standins); every file is the pro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from model.app import Registry
 from model.ports import Ingress
 from model.source_tree import SourceFile, SourceTree
 from render.release import (
+    AppSecrets,
     ReleaseSettings,
     release_id,
     render_plain_files,
@@ -57,7 +60,13 @@ class Host:
         return {**os.environ, "PATH": f"{STANDINS}:{os.environ['PATH']}", "STANDIN_DIR": str(self.standin_dir)}
 
     def upload(
-        self, variant: int, stack: str = "prod", ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",), meter: bool = False
+        self,
+        variant: int,
+        stack: str = "prod",
+        ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",),
+        meter: bool = False,
+        registry: Registry | None = None,
+        secrets: dict[str, str] = SECRETS,
     ) -> str:
         """What the CopyToRemote resources do: one release directory of plain files."""
         settings = ReleaseSettings(
@@ -69,7 +78,9 @@ class Host:
             ingress=Ingress(ssh_cidrs),
             ocpus=4,
             memory_gb=24,
-            socket_server_source=SOURCE,
+            socket_server_source=None if registry else SOURCE,
+            socket_server_image=f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None,
+            registry=registry,
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
             unit_dir=str(self.root / "sbin"),
             egress_meter=meter,
@@ -78,7 +89,7 @@ class Host:
             gate_interval_seconds=0,
         )
         files = render_plain_files(settings)
-        identifier = release_id(files, SECRETS)
+        identifier = release_id(files, secrets)
         for name, content in files.items():
             path = self.app / "releases" / identifier / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +107,8 @@ class Host:
         command = retire_command(str(self.app / "releases" / identifier / "release.sh"))
         return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=self.env(), timeout=60)
 
-    def deploy(self, identifier: str) -> subprocess.CompletedProcess[str]:
-        received = self.run(identifier, "receive-secrets", secrets_stdin(SECRETS))
+    def deploy(self, identifier: str, secrets: dict[str, str] = SECRETS) -> subprocess.CompletedProcess[str]:
+        received = self.run(identifier, "receive-secrets", secrets_stdin(secrets))
         assert received.returncode == 0, received.stderr
         return self.run(identifier, "activate")
 
@@ -389,3 +400,37 @@ def test_a_release_with_the_meter_installs_it_and_starts_its_timer(host: Host) -
     assert host.deploy(plain).returncode == 0
     after = (host.standin_dir / "argv.log").read_text()
     assert after.count("flowspace-egress") == log.count("flowspace-egress"), "a release without it installs nothing"
+
+
+REGISTRY_TOKEN = "ghp_RegistryTokenThatMustNeverBeSeen0123456789"
+
+
+def test_a_private_image_is_pulled_after_a_login_whose_password_came_on_stdin(host: Host) -> None:
+    registry = Registry("ghcr.io", "flowcoder-bot")
+    secrets = render_secret_files(
+        "APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN, AppSecrets(registry_password=REGISTRY_TOKEN)
+    )
+    first = host.upload(1, registry=registry, secrets=secrets)
+    result = host.deploy(first, secrets)
+    assert result.returncode == 0, result.stderr
+    log = (host.standin_dir / "registry.log").read_text().splitlines()
+    digest = hashlib.sha256(REGISTRY_TOKEN.encode()).hexdigest()
+    login = "login login --username flowcoder-bot --password-stdin ghcr.io"
+    assert log[0] == f"{login} stdin-bytes={len(REGISTRY_TOKEN)} stdin-sha256={digest}"
+    assert log[1] == "pull socket-server" and log[2] == "logout ghcr.io", log
+    everything = result.stdout + result.stderr + (host.standin_dir / "argv.log").read_text() + "\n".join(log)
+    assert REGISTRY_TOKEN not in everything
+    assert host.running() == first
+
+
+def test_a_failed_registry_login_changes_nothing(host: Host) -> None:
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0
+    secrets = render_secret_files(
+        "APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN, AppSecrets(registry_password="wrong")
+    )
+    (host.standin_dir / "behaviour").write_text("* fail-login\n")
+    second = host.upload(2, registry=Registry("ghcr.io", "flowcoder-bot"), secrets=secrets)
+    result = host.deploy(second, secrets)
+    assert result.returncode == 1 and "docker login to ghcr.io as flowcoder-bot failed" in result.stderr
+    assert host.current() == first and host.running() == first

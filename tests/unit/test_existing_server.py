@@ -69,7 +69,7 @@ def test_without_the_edge_caddy_gets_its_own_certificates(bare: Run) -> None:
     caddyfile = plain_file(bare, "Caddyfile")
     assert "tls " not in caddyfile and "auto_https" not in caddyfile
     assert "origin.pem" not in plain_file(bare, "docker-compose.yml")
-    assert "SECRET_FILES='livekit-keys.yaml caddy.env'" in plain_file(bare, "release.env")
+    assert "SECRET_FILES='livekit-keys.yaml caddy.env socket-server.env'" in plain_file(bare, "release.env")
     assert "node_ip: 144.24.72.143" in plain_file(bare, "livekit.yaml")
 
 

@@ -86,9 +86,8 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
         ),
     )
     diff = host_diff(old, new)
-    assert diff.summary() == "secrets/livekit-keys.yaml: changed; unchanged: Caddyfile, secrets/caddy.env", (
-        diff.summary()
-    )
+    unchanged = "Caddyfile, secrets/caddy.env, secrets/socket-server.env"
+    assert diff.summary() == f"secrets/livekit-keys.yaml: changed; unchanged: {unchanged}", diff.summary()
     rendered = render_markdown(diff, "prod")
     assert old_secret not in rendered and new_secret not in rendered
 
@@ -96,7 +95,7 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
 def test_the_mock_program_carries_secret_digests_in_plain_sight() -> None:
     release = release_from_preview(preview_document(None, PROD), "new")
     assert release is not None
-    assert set(release.secrets) == {"livekit-keys.yaml", "caddy.env", "origin.key"}
+    assert set(release.secrets) == {"livekit-keys.yaml", "caddy.env", "socket-server.env", "origin.key"}
     assert all(len(digest) == 16 for digest in release.secrets.values())
 
 
