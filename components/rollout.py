@@ -110,7 +110,7 @@ class Rollout(pulumi.ComponentResource):
         server = args.socket_server
 
         def plain(values: list[Any]) -> dict[str, str]:
-            public_ip, certificate_pem, ingress, api_key = values
+            public_ip, certificate_pem, ingress = values
             return render_plain_files(
                 ReleaseSettings(
                     stack=args.project.stack,
@@ -127,7 +127,7 @@ class Rollout(pulumi.ComponentResource):
                     allowed_origins=args.socket_server.allowed_origins,
                     egress_meter=args.egress_meter,
                     socket_server_environment=server.environment,
-                    livekit_api_key=api_key if server.livekit_access else None,
+                    livekit_access=server.livekit_access,
                     registry=server.registry,
                 )
             )
@@ -135,7 +135,8 @@ class Rollout(pulumi.ComponentResource):
         target, certificate = args.target, args.certificate
         certificate_pem = certificate.certificate_pem if certificate else None
         certificate_key_pem = certificate.private_key_pem if certificate else None
-        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress, livekit_api_key).apply(plain)
+        # Known in a preview (no generated value in them), so preview can name every file.
+        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
             pulumi.Output.all(
                 livekit_api_key,

@@ -27,9 +27,9 @@ class ComposeSettings:
     allowed_origins: tuple[str, ...] = ()
     # False: no Cloudflare origin certificate; Caddy gets its own (ACME) into caddy_data.
     origin_certificate: bool = True
-    # The app's own plain variables, and LiveKit's URL and key when it has access (None: none).
+    # The app's own plain variables, and LiveKit's URL when it has access (None: none).
     environment: tuple[tuple[str, str], ...] = ()
-    livekit: tuple[str, str] | None = None
+    livekit_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,7 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "PORT": str(socket_port),
                 "CORS_ORIGINS": " ".join(settings.allowed_origins),
                 **dict(settings.environment),
-                **(
-                    {"LIVEKIT_URL": settings.livekit[0], "LIVEKIT_API_KEY": settings.livekit[1]}
-                    if settings.livekit
-                    else {}
-                ),
+                **({"LIVEKIT_URL": settings.livekit_url} if settings.livekit_url else {}),
             },
             "env_file": [f"./{layout.SECRETS_DIR}/{layout.SOCKET_SERVER_ENV_FILE}"],
             "ports": [f"127.0.0.1:{socket_port}:{socket_port}"],

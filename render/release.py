@@ -38,8 +38,8 @@ class ReleaseSettings:
     socket_server_image: str | None = None
     socket_server_source: SourceTree | None = None
     socket_server_environment: tuple[tuple[str, str], ...] = ()
-    # The key the socket server calls LiveKit with; None: it has no access.
-    livekit_api_key: str | None = None
+    # The socket server gets LiveKit's URL (and, in its secret file, the key and secret).
+    livekit_access: bool = False
     registry: Registry | None = None
     allowed_origins: Sequence[str] = ()
     keep_releases: int = layout.KEEP_RELEASES
@@ -101,9 +101,7 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
                 allowed_origins=tuple(settings.allowed_origins),
                 origin_certificate=has_certificate,
                 environment=settings.socket_server_environment,
-                livekit=(f"https://{settings.livekit_hostname}", settings.livekit_api_key)
-                if settings.livekit_api_key
-                else None,
+                livekit_url=f"https://{settings.livekit_hostname}" if settings.livekit_access else None,
             )
         ),
         layout.LIVEKIT_CONFIG: render_livekit_yaml(LiveKitSettings(public_ip=settings.public_ip)),
@@ -145,7 +143,8 @@ def render_secret_files(
     app_secrets = app_secrets or AppSecrets()
     app_environment = parse_env_lines(app_secrets.environment or "")
     if app_secrets.livekit_access:
-        app_environment.append(("LIVEKIT_API_SECRET", livekit_api_secret))
+        # The key too, though not secret: the plain files stay free of generated values.
+        app_environment += [("LIVEKIT_API_KEY", livekit_api_key), ("LIVEKIT_API_SECRET", livekit_api_secret)]
     files = {
         layout.LIVEKIT_KEY_FILE: render_key_file(livekit_api_key, livekit_api_secret),
         layout.CADDY_ENV_FILE: render_env_file([(layout.METRICS_TOKEN_VARIABLE, metrics_token)]),

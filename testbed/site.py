@@ -106,7 +106,10 @@ class Site:
         assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.stack.logs()}"
 
 
-def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str) -> Path:
+REFERENCE_SERVER = ROOT / "files/socket-server"
+
+
+def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str, source: Path) -> Path:
     """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
     settings = ReleaseSettings(
         stack="e2e",
@@ -117,7 +120,7 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
         ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",)),
         ocpus=2,
         memory_gb=12,
-        socket_server_source=read_source_tree(ROOT / "files/socket-server")[0],
+        socket_server_source=read_source_tree(source)[0],
         firewall_script=str(firewall_script),
         gate_seconds=4,
     )
@@ -142,24 +145,23 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
 
 
 @contextmanager
-def running_site(scratch: Path) -> Iterator[Site]:
-    """Boots the host and yields it; namespaces, processes and hosts files are gone afterwards."""
+def running_site(scratch: Path, source: Path = REFERENCE_SERVER) -> Iterator[Site]:
+    """Boots the host with the socket server built from `source` (its Dockerfile) and yields it;
+    namespaces, processes and hosts files are gone afterwards."""
     require_root()
-    for tool in ("iptables-restore", "unshare", "node"):
+    for tool in ("iptables-restore", "unshare", "node", "npm"):
         require_tool(tool)
     livekit_server = os.environ.get("LIVEKIT_SERVER", "")
     require(bool(livekit_server) and Path(livekit_server).exists(), "livekit-server not built")
-    modules = ROOT / "files/socket-server/node_modules"
-    require(modules.exists(), "socket server node_modules missing: npm ci in files/socket-server")
     require((ROOT / "tests/tools/node_modules/socket.io-client").exists(), "npm ci in tests/tools")
 
     pki = make_pki(HOSTNAMES)
     ca_file = scratch / "ca.pem"
     ca_file.write_text(pki.ca_pem)
     firewall_script = scratch / "sbin" / "flowspace-firewall"
-    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem)
+    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem, source)
     caddy = ROOT / ".venv/bin/caddy"
-    programs = Programs(str(caddy if caddy.exists() else require_tool("caddy")), livekit_server, "node", modules)
+    programs = Programs(str(caddy if caddy.exists() else require_tool("caddy")), livekit_server, "node")
 
     with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:
         hosts_dir = Path("/etc/netns") / pair.client

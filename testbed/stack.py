@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from model import versions
+from testbed.image_build import Image, build
 from testbed.netns import Pair
 
 # What the images set that the stand-in has to reproduce.
@@ -29,7 +30,6 @@ class Programs:
     caddy: str
     livekit_server: str
     node: str
-    socket_server_modules: Path
 
 
 @dataclass
@@ -49,6 +49,7 @@ class Stack:
     programs: Programs
     scratch: Path
     services: dict[str, Service] = field(default_factory=dict)
+    built: dict[str, Image] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         loaded: dict[str, Any] = yaml.safe_load((self.release / "docker-compose.yml").read_text())
@@ -56,8 +57,9 @@ class Stack:
 
     def _argv(self, name: str, service: Mapping[str, Any]) -> list[str]:
         image = service.get("image", "")
-        if "build" in service:
-            return [self.programs.node, "server.js"]
+        if name in self.built:
+            command = self.built[name].command
+            return [self.programs.node if command[0] == "node" else command[0], *command[1:]]
         if image == versions.CADDY_IMAGE:
             return [self.programs.caddy, "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
         if image == versions.LIVEKIT_IMAGE:
@@ -98,10 +100,14 @@ class Stack:
             environment.update(service.get("environment", {}))
             workdir = self.release
             if "build" in service:
-                workdir = self.release / service["build"]["context"]
-                modules = workdir / "node_modules"
-                if not modules.exists():
-                    modules.symlink_to(self.programs.socket_server_modules)
+                # What `docker compose up --build` does first: the service's Dockerfile, run here.
+                # A reboot keeps the image, as Docker does.
+                if name not in self.built:
+                    context = self.release / service["build"]["context"]
+                    log = self.scratch / f"{name}-build.log"
+                    self.built[name] = build(context, self.scratch / f"{name}-image", log)
+                workdir = self.built[name].workdir
+                environment.update(self.built[name].env)
             for published in service.get("ports", []):
                 # "127.0.0.1:3001:3001": the container listens on all of its addresses, the host
                 # publishes on loopback only; a process on the host binds loopback itself.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pulumi.runtime.rpc import UNKNOWN
 
 from testbed.mocks import Run, is_secret, reveal, run_program
 
@@ -105,3 +106,16 @@ def test_a_hostname_target_with_its_public_ip_is_accepted() -> None:
 
 def test_preview_works_in_existing_mode() -> None:
     assert run_program("existing", overrides=BASE, preview=True).named("rollout-activate")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"flowspace:socketServerLivekitAccess": "true", "flowspace:socketServerSecretEnv": "APP_SECRET=x\n"}],
+)
+def test_a_first_preview_knows_every_uploaded_file(extra: dict[str, str]) -> None:
+    """The command provider refuses an upload whose source is unknown at preview: no plain file may
+    depend on a generated value (keys, tokens), only on what a preview knows."""
+    preview = run_program("existing", overrides={**BASE, **extra}, preview=True)
+    for upload in preview.of_type("command:remote:CopyToRemote"):
+        source = upload.inputs["source"]
+        assert source != UNKNOWN and hasattr(reveal(source), "text"), f"{upload.name} is unknown in a preview"

@@ -44,13 +44,13 @@ def test_plain_and_secret_variables_and_livekit_access() -> None:
     environment = service["environment"]
     assert environment["GAME_TICK_MS"] == "50" and environment["LOG_LEVEL"] == "info"
     assert environment["LIVEKIT_URL"] == "https://space-livekit.flow-coder.com"
-    assert environment["LIVEKIT_API_KEY"] == run.outputs["livekit_api_key"].value
     assert service["env_file"] == ["./secrets/socket-server.env"]
     written = secret_files(run)["socket-server.env"]
     assert (
         "DATABASE_URL='postgres://app:Pa55word@db/flow'" in written and "JWT_SECRET='jwt-secret-value-1234'" in written
     )
     assert f"LIVEKIT_API_SECRET='{run.outputs['vercel_env'].value['LIVEKIT_API_SECRET']}'" in written
+    assert f"LIVEKIT_API_KEY='{run.outputs['livekit_api_key'].value}'" in written
     for name, content in plain_files(run).items():
         for secret in ("Pa55word", "jwt-secret-value-1234", run.outputs["vercel_env"].value["LIVEKIT_API_SECRET"]):
             assert secret not in content, f"a secret value is in the plain file {name}"
