@@ -80,6 +80,18 @@ apply_firewall() {
   fi
 }
 
+# LiveKit's host settings (UDP buffers): raised, never lowered, and kept for the next boot.
+apply_tuning() {
+  sudo -n install -m 0644 "$1/$SYSCTL_CONF" "$SYSCTL_PATH"
+  while IFS='=' read -r key value; do
+    [ -n "$key" ] || continue
+    setting=$(sysctl -n "$key" 2> /dev/null || echo 0)
+    if [ "$setting" -lt "$value" ]; then
+      sudo -n sysctl -q -w "$key=$value"
+    fi
+  done < "$1/$SYSCTL_CONF"
+}
+
 # The certificate Caddy serves is verified: against the release's origin certificate itself (curl
 # accepts a leaf as its own trust anchor), so a wrong, mismatched or expired one fails the gate;
 # without one (ACME), against the host's trusted roots.
@@ -219,6 +231,7 @@ activate() {
   unpack_source
   pull_private_image
   apply_firewall "$release_dir"
+  apply_tuning "$release_dir"
   point_current_at "$release_dir"
   say "starting services"
   if ! compose "$release_dir" up --detach --build --wait --remove-orphans >&2; then

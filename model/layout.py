@@ -39,6 +39,10 @@ SOCKET_SERVER_ENV_FILE = "socket-server.env"
 # The private registry's password, handed to `docker login` on stdin.
 REGISTRY_PASSWORD_FILE = "registry-password"
 
+# The host settings LiveKit asks for (model/tuning.py): applied by every release, kept for boots.
+SYSCTL_CONF = "sysctl.conf"
+SYSCTL_PATH = "/etc/sysctl.d/60-flowspace.conf"
+
 FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
 # The boot unit that re-applies it: installed by cloud-init on OCI and by every release elsewhere.
 FIREWALL_UNIT = "flowspace-firewall.service"
@@ -63,7 +67,16 @@ def plain_file_names(
     origin_certificate: bool, socket_server_source: bool = False, egress_meter: bool = False
 ) -> list[str]:
     """A release's plain files, known before any value is (so preview can name their uploads)."""
-    names = [COMPOSE_FILE, LIVEKIT_CONFIG, CADDYFILE, FIREWALL_RULES, FIREWALL_UNIT, RELEASE_SCRIPT, RELEASE_ENV]
+    names = [
+        COMPOSE_FILE,
+        LIVEKIT_CONFIG,
+        CADDYFILE,
+        FIREWALL_RULES,
+        FIREWALL_UNIT,
+        RELEASE_SCRIPT,
+        RELEASE_ENV,
+        SYSCTL_CONF,
+    ]
     if egress_meter:
         names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER]
     if origin_certificate:

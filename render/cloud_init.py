@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, app_dir
+from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, SYSCTL_PATH, app_dir
 from model.ports import Ingress
-from render import firewall
+from render import firewall, tuning
 from render.yaml_text import dump
 
 SSHD_HARDENING = """PasswordAuthentication no
@@ -51,8 +51,10 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
                 "content": firewall.render_firewall_unit(),
             },
             {"path": "/etc/ssh/sshd_config.d/60-flowspace.conf", "permissions": "0644", "content": SSHD_HARDENING},
+            {"path": SYSCTL_PATH, "permissions": "0644", "content": tuning.render_sysctl_conf()},
         ],
         "runcmd": [
+            ["sysctl", "--quiet", "--load", SYSCTL_PATH],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", FIREWALL_UNIT],
             ["systemctl", "enable", "--now", "docker.service"],

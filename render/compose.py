@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model import layout, ports, versions
+from model.tuning import CONTAINER_NOFILE
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER
 from render.livekit import KEY_FILE_IN_CONTAINER
 from render.yaml_text import dump
@@ -59,6 +60,9 @@ def _healthcheck(test: list[str]) -> dict[str, Any]:
     return {"test": test, "interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
 
 
+NOFILE = {"nofile": {"soft": CONTAINER_NOFILE, "hard": CONTAINER_NOFILE}}
+
+
 def compose_document(settings: ComposeSettings) -> dict[str, Any]:
     limits = limits_for(settings)
     socket_port = ports.SOCKET_SERVER.port
@@ -92,6 +96,7 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 ]
             ),
             "deploy": limits["socket-server"].as_compose(),
+            "ulimits": NOFILE,
             "logging": LOGGING,
         }
     )
@@ -112,6 +117,7 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.LIVEKIT_SIGNALING.port}/"]
                 ),
                 "deploy": limits["livekit"].as_compose(),
+                "ulimits": NOFILE,
                 "logging": LOGGING,
             },
             "caddy": {

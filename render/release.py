@@ -14,7 +14,7 @@ from model import layout, ports
 from model.app import Registry
 from model.ports import Ingress
 from model.source_tree import SourceTree
-from render import egress, firewall
+from render import egress, firewall, tuning
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER, HEALTH_ROUTE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose, render_env_file
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
@@ -45,6 +45,7 @@ class ReleaseSettings:
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
     unit_dir: str = layout.SYSTEMD_UNIT_DIR
+    sysctl_path: str = layout.SYSCTL_PATH
     gate_seconds: int = 60
     gate_interval_seconds: int = 2
     # How long an activation waits for another rollout on the same host.
@@ -74,6 +75,8 @@ def _release_env(settings: ReleaseSettings) -> str:
         "KEEP_RELEASES": str(settings.keep_releases),
         "FIREWALL_SCRIPT": settings.firewall_script,
         "FIREWALL_UNIT": layout.FIREWALL_UNIT,
+        "SYSCTL_CONF": layout.SYSCTL_CONF,
+        "SYSCTL_PATH": settings.sysctl_path,
         "UNIT_DIR": settings.unit_dir,
         "EGRESS_METER": layout.EGRESS_METER if settings.egress_meter else "",
         "EGRESS_METER_PATH": settings.egress_meter_path,
@@ -113,6 +116,7 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         ),
         layout.FIREWALL_RULES: firewall.render_firewall_script(settings.ingress),
         layout.FIREWALL_UNIT: firewall.render_firewall_unit(settings.firewall_script),
+        layout.SYSCTL_CONF: tuning.render_sysctl_conf(),
         layout.RELEASE_SCRIPT: (FILES / layout.RELEASE_SCRIPT).read_text(),
         layout.RELEASE_ENV: _release_env(settings),
     }

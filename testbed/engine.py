@@ -116,7 +116,7 @@ def ssh_host(workdir: Path, tag: str = "ea") -> Iterator[SshHost]:
         (workdir / "sshd_config").write_text(_sshd_config(workdir, pair.server_ip))
         boot = (
             "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
-            "mount -t tmpfs tmpfs /etc/systemd/system && "
+            "mount -t tmpfs tmpfs /etc/systemd/system && mount -t tmpfs tmpfs /etc/sysctl.d && "
             f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
         )
         with (workdir / "sshd.log").open("wb") as log:

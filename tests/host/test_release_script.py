@@ -83,6 +83,7 @@ class Host:
             registry=registry,
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
             unit_dir=str(self.root / "sbin"),
+            sysctl_path=str(self.root / "sbin" / "60-flowspace.conf"),
             egress_meter=meter,
             egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
             gate_seconds=2,
@@ -434,3 +435,16 @@ def test_a_failed_registry_login_changes_nothing(host: Host) -> None:
     result = host.deploy(second, secrets)
     assert result.returncode == 1 and "docker login to ghcr.io as flowcoder-bot failed" in result.stderr
     assert host.current() == first and host.running() == first
+
+
+def test_the_release_raises_udp_buffers_for_livekit_and_never_lowers_them(host: Host) -> None:
+    (host.standin_dir / "sysctl").mkdir()
+    # One already above what LiveKit asks for (left alone), one at the kernel default (raised).
+    (host.standin_dir / "sysctl" / "net.core.wmem_max").write_text("26214400\n")
+    first = host.upload(1)
+    assert host.deploy(first).returncode == 0, "activation failed"
+    commands = (host.standin_dir / "argv.log").read_text().splitlines()
+    assert "sudo -n sysctl -q -w net.core.rmem_max=5000000" in commands
+    assert not [line for line in commands if "sysctl -q -w net.core.wmem_max" in line], "a higher value was lowered"
+    kept = (host.root / "sbin" / "60-flowspace.conf").read_text()
+    assert kept == "net.core.rmem_max=5000000\nnet.core.wmem_max=5000000\n"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from model import ports
-from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT
+from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, SYSCTL_PATH
 from model.ports import Ingress
 from render import firewall
 from render.cloud_init import CloudInitSettings, render_cloud_init
@@ -54,6 +54,15 @@ def test_cloud_init_installs_docker_compose_and_the_persistent_firewall() -> Non
     assert ["systemctl", "enable", "--now", FIREWALL_UNIT] in document["runcmd"]
     assert not any("netfilter-persistent" in " ".join(cmd) and "save" in cmd for cmd in document["runcmd"])
     assert document["ssh_keys"]["ed25519_private"] == HOST_KEY
+
+
+def test_cloud_init_gives_livekit_its_udp_buffers_before_docker_starts() -> None:
+    document = yaml.safe_load(render_cloud_init(SETTINGS))
+    (written,) = [entry for entry in document["write_files"] if entry["path"] == SYSCTL_PATH]
+    assert written["content"] == "net.core.rmem_max=5000000\nnet.core.wmem_max=5000000\n"
+    commands = document["runcmd"]
+    loads = commands.index(["sysctl", "--quiet", "--load", SYSCTL_PATH])
+    assert loads < commands.index(["systemctl", "enable", "--now", "docker.service"])
 
 
 def test_rendering_is_deterministic() -> None:

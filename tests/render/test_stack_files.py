@@ -206,3 +206,9 @@ def test_livekit_server_refuses_an_unknown_field(livekit_server: str, tmp_path: 
     result = subprocess.run([livekit_server, "--config", str(path)], capture_output=True, text=True, timeout=30)
     # livekit-server reports a config it cannot parse and stops (with exit status 0).
     assert "field not_a_field not found" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_the_media_and_socket_containers_may_hold_many_open_files() -> None:
+    document = yaml.safe_load(render_compose(ComposeSettings(ocpus=4, memory_gb=24)))
+    for service in ("livekit", "socket-server"):
+        assert document["services"][service]["ulimits"] == {"nofile": {"soft": 65536, "hard": 65536}}, service

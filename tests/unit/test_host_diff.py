@@ -6,8 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from model.source_tree import SourceFile, SourceTree
 from render.release import render_secret_files, secret_digests
-from scripts.host_diff import NO_CHANGES, HostRelease, host_diff, main, release_from_preview, render_markdown
+from render.source_archive import source_archive
+from scripts.host_diff import (
+    NO_CHANGES,
+    HostRelease,
+    host_diff,
+    main,
+    release_from_preview,
+    render_markdown,
+    render_text,
+)
 from testbed.mocks import Run, reveal, run_program
 
 
@@ -132,3 +142,21 @@ def test_the_command_reads_a_recorded_preview(tmp_path: Path, capsys: Any) -> No
     out = capsys.readouterr().out
     assert out.startswith("### Host changes for `prod`")
     assert "<details><summary>docker-compose.yml: +3 -3 lines</summary>" in out
+
+
+def test_the_source_archive_is_diffed_file_by_file() -> None:
+    def document(server_ts: bytes) -> dict[str, Any]:
+        tree = SourceTree((SourceFile("Dockerfile", b"FROM node\n"), SourceFile("src/server.ts", server_ts)))
+        inputs = {
+            "source": {"text": source_archive(tree)},
+            "remotePath": "/home/ubuntu/flowspace/releases/0123456789abcdef/socket-server.tgz.b64",
+        }
+        urn = "urn:pulumi:prod::flowspace::flowspace:host:Rollout$command:remote:CopyToRemote::rollout-upload-x"
+        return {"steps": [{"urn": urn, "newState": {"inputs": inputs}}]}
+
+    old = release_from_preview(document(b"export const tick = 50;\n"), "new")
+    new = release_from_preview(document(b"export const tick = 60;\n"), "new")
+    assert old is not None and new is not None
+    diff = host_diff(old, new)
+    assert diff.summary() == "socket-server/src/server.ts: +1 -1 lines; unchanged: socket-server/Dockerfile"
+    assert "+export const tick = 60;" in render_text(diff)
