@@ -11,10 +11,11 @@ from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
 from components.rollout import Rollout, RolloutArgs, SshTarget
 from components.secret import secret
-from components.server import Server, ServerArgs, resolve_availability_domain
+from components.server import Server, ServerArgs, Setting, resolve_availability_domain
 from components.tags import tag_every_resource
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig, read_stack_config
+from config.compute import AVAILABILITY_DOMAIN
 from config.cutover import ADOPT_EXISTING
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment, public_urls
 from model.ports import Ingress
@@ -22,7 +23,8 @@ from model.ports import Ingress
 
 def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     compartment, project, net = config.compartment_id, config.project, config.network
-    domain = resolve_availability_domain(compartment, config.instance.availability_domain)
+    setting = Setting(AVAILABILITY_DOMAIN.full_name, AVAILABILITY_DOMAIN.set_command("0"))
+    domain = resolve_availability_domain(compartment, config.instance.availability_domain, setting)
     instance, keys = replace(config.instance, availability_domain=domain), net.admin_ssh_public_keys
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
     server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
@@ -71,8 +73,10 @@ certificate = origin_certificate(config)
 hostnames, cutover = (config.edge.socket.name, config.edge.livekit.name), config.cutover
 rollout_args = RolloutArgs(
     target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project,
-    config.cost_alerts is not None, cutover.livekit_api_key, cutover.livekit_api_secret,
-    config.socket_secrets.environment, config.socket_secrets.registry_password,
+    egress_meter=config.cost_alerts is not None,
+    # Optional secrets are named: several have the same type, and a swap would still type-check.
+    livekit_api_key=cutover.livekit_api_key, livekit_api_secret=cutover.livekit_api_secret,
+    app_secret_environment=config.socket_secrets.environment, registry_password=config.socket_secrets.registry_password,
 )  # fmt: skip
 rollout = Rollout("rollout", rollout_args)
 served = dns_records(config, target, rollout)

@@ -36,23 +36,30 @@ class ServerArgs:
     ingress: pulumi.Input[Ingress]
 
 
-def pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
-    fix = "fix: pulumi config set flowspace:availabilityDomain 0"
+@dataclass(frozen=True)
+class Setting:
+    """The config key an error is about, and the command that fixes it (components read no config)."""
+
+    name: str
+    fix: str
+
+
+def pick_availability_domain(names: Sequence[str], wanted: int | str, setting: Setting) -> str:
     if isinstance(wanted, str):
         if wanted not in names:
             raise ValueError(
-                f"flowspace:availabilityDomain {wanted!r} is not one of this region's {', '.join(names)}\n    {fix}"
+                f"{setting.name} {wanted!r} is not one of this region's {', '.join(names)}\n    fix: {setting.fix}"
             )
         return wanted
     if not 0 <= wanted < len(names):
         raise ValueError(
-            f"flowspace:availabilityDomain index {wanted} is out of range: "
-            f"{AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})\n    {fix}"
+            f"{setting.name} index {wanted} is out of range: "
+            f"{AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})\n    fix: {setting.fix}"
         )
     return names[wanted]
 
 
-def resolve_availability_domain(compartment_id: str, wanted: int | str) -> str:
+def resolve_availability_domain(compartment_id: str, wanted: int | str, setting: Setting) -> str:
     """The domain's name, looked up before anything is declared: a bad index or name stops the
     program with its key and fix, and nothing half-created."""
     found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains or []
@@ -63,7 +70,7 @@ def resolve_availability_domain(compartment_id: str, wanted: int | str) -> str:
             "and that the OCI API key may read it (oci:region must be the tenancy's home region)"
         )
     try:
-        return pick_availability_domain(names, wanted)
+        return pick_availability_domain(names, wanted, setting)
     except ValueError as error:
         raise pulumi.RunError(str(error)) from None
 

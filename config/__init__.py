@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 import pulumi
 
 from config import app, compute, consistency, cost, cutover, edge, existing, network, socket_env, vercel
-from config.cost import FreeTierConfig
 from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
 from config.existing import ExistingServerConfig
@@ -56,7 +55,6 @@ class StackConfig:
     compartment_id: str
     instance: InstanceSpec
     network: NetworkConfig
-    free_tier: FreeTierConfig
     edge: EdgeConfig
     socket_server: SocketServer
     cost_alerts: allowance.CostAlerts | None
@@ -100,11 +98,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     instance = compute.read_instance(reader)
     network_config = network.read_network(reader)
     # An existing server is not billed by this program: its size only sets the service limits.
-    free_tier = (
-        cost.read_free_tier(reader, instance)
-        if on_oci
-        else FreeTierConfig(allowance.A1_ALLOWANCES[allowance.DEFAULT_A1_ALLOWANCE], 0.0)
-    )
+    replacement_exceeds = cost.replacement_exceeds_allowance(reader, instance) if on_oci else False
     edge_config = edge.read_edge(reader, edge_optional=not on_oci)
     socket_server = app.read_socket_server(reader, edge_config.domain or "flow-coder.com")
     environment = socket_env.read_environment(reader)
@@ -136,9 +130,8 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     return StackConfig(
         project=Project(stack, protect),
         compartment_id=compartment_id,
-        instance=replace(instance, delete_before_replace=free_tier.replacement_exceeds_allowance),
+        instance=replace(instance, delete_before_replace=replacement_exceeds),
         network=network_config,
-        free_tier=free_tier,
         edge=edge_config,
         socket_server=socket_server,
         cost_alerts=cost_alerts,

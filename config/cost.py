@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pulumi
 
@@ -94,14 +93,9 @@ MAX_BUDGET_USD = 100_000
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-@dataclass(frozen=True)
-class FreeTierConfig:
-    allowance: allowance.A1Allowance
-    accepted_monthly_cost_usd: float
-    replacement_exceeds_allowance: bool = False
-
-
-def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
+def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec) -> bool:
+    """Checks the stack against the allowance (refusing a cost above the accepted one) and says whether
+    the old and the new instance together, during a replacement, would not fit it."""
     chosen = reader.choice(FREE_TIER_ALLOWANCE, tuple(allowance.A1_ALLOWANCES))
     a1 = allowance.A1_ALLOWANCES[chosen]
     accepted = reader.number(ACCEPTED_MONTHLY_COST_USD)
@@ -126,8 +120,7 @@ def read_free_tier(reader: Reader, instance: InstanceSpec) -> FreeTierConfig:
             f"or accept the cost: {ACCEPTED_MONTHLY_COST_USD.set_command(f'{estimate.total_usd:.2f}')}",
         )
     # While a replacement is created, the old instance still runs.
-    replacement_exceeds = allowance.estimate_monthly_cost([this, this, *others], a1).total_usd > 0
-    return FreeTierConfig(a1, accepted, replacement_exceeds)
+    return allowance.estimate_monthly_cost([this, this, *others], a1).total_usd > 0
 
 
 def _other_a1(reader: Reader) -> list[allowance.Instance]:

@@ -43,6 +43,11 @@ class Reader:
             return None
         return None if value is None or value.strip() == "" else value.strip()
 
+    def multiline(self, key: Key) -> str | None:
+        """A value of several lines (an env file read from stdin): the one kind that may hold line breaks."""
+        value = self.source.get(key.name)
+        return None if value is None or value.strip() == "" else value
+
     def text(self, key: Key) -> str | None:
         value = self.raw(key)
         return value if value is not None else (key.default if isinstance(key.default, str) else None)

@@ -10,6 +10,7 @@ import pulumi
 
 from config.keys import Key
 from config.reader import Reader
+from model.app import env_lines
 
 ENVIRONMENT = Key(
     "socketServerEnv",
@@ -93,14 +94,13 @@ def read_environment(reader: Reader) -> tuple[tuple[str, str], ...]:
 
 def read_secret_environment(reader: Reader, plain_names: set[str]) -> pulumi.Output[str] | None:
     # Read as text only to check it; the values are never echoed.
-    text = reader.source.get(SECRET_ENVIRONMENT.name)
-    if text is None or not text.strip():
+    text = reader.multiline(SECRET_ENVIRONMENT)
+    if text is None:
         return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            pair = _check_pair(reader, SECRET_ENVIRONMENT, line.strip(), f"line {number}")
-            if pair is not None and pair[0] in plain_names:
-                reader.problem(SECRET_ENVIRONMENT, f"{pair[0]} is also in socketServerEnv; set it in one place")
+    for number, line in env_lines(text):
+        pair = _check_pair(reader, SECRET_ENVIRONMENT, line, f"line {number}")
+        if pair is not None and pair[0] in plain_names:
+            reader.problem(SECRET_ENVIRONMENT, f"{pair[0]} is also in socketServerEnv; set it in one place")
     return reader.secret(SECRET_ENVIRONMENT)
 
 

@@ -31,3 +31,17 @@ class SocketServer:
     environment: tuple[tuple[str, str], ...] = ()
     # LIVEKIT_URL, LIVEKIT_API_KEY and (secret) LIVEKIT_API_SECRET, to mint tokens or call LiveKit's API.
     livekit_access: bool = False
+
+
+def env_lines(text: str) -> list[tuple[int, str]]:
+    """The NAME=value lines of an env file's text with their line numbers (blank lines and # comments skipped)."""
+    return [
+        (number, line.strip())
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def env_pairs(text: str) -> list[tuple[str, str]]:
+    """(name, value) of each NAME=value line; the config reader has checked them."""
+    return [(name, value) for _, line in env_lines(text) for name, _, value in [line.partition("=")]]

@@ -8,7 +8,6 @@ folder matches everything in it, and the last matching pattern decides.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -40,14 +39,6 @@ class SourceTree:
     @property
     def size(self) -> int:
         return sum(len(file.content) for file in self.files)
-
-    @property
-    def digest(self) -> str:
-        hashed = hashlib.sha256()
-        for file in sorted(self.files, key=lambda f: f.path):
-            hashed.update(f"{file.path}\0{int(file.executable)}\0{len(file.content)}\0".encode())
-            hashed.update(file.content)
-        return hashed.hexdigest()
 
 
 def _compile(pattern: str) -> re.Pattern[str]:

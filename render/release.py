@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model import layout, ports
-from model.app import Registry
+from model.app import Registry, env_pairs
 from model.ports import Ingress
 from model.source_tree import SourceTree
 from render import egress, firewall, tuning
@@ -145,7 +145,7 @@ def render_secret_files(
     app_secrets: AppSecrets | None = None,
 ) -> dict[str, str]:
     app_secrets = app_secrets or AppSecrets()
-    app_environment = parse_env_lines(app_secrets.environment or "")
+    app_environment = env_pairs(app_secrets.environment or "")
     if app_secrets.livekit_access:
         # The key too, though not secret: the plain files stay free of generated values.
         app_environment += [("LIVEKIT_API_KEY", livekit_api_key), ("LIVEKIT_API_SECRET", livekit_api_secret)]
@@ -167,15 +167,6 @@ class AppSecrets:
     environment: str | None = None
     registry_password: str | None = None
     livekit_access: bool = False
-
-
-def parse_env_lines(text: str) -> list[tuple[str, str]]:
-    pairs = []
-    for line in text.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, value = line.strip().partition("=")
-            pairs.append((name, value))
-    return pairs
 
 
 def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from config.compute import AVAILABILITY_DOMAIN
 from model.compute import AD_COUNT_PHRASE
 
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 INSTANCE_TYPE = "oci:Core/instance:Instance"
-AVAILABILITY_DOMAIN_KEY = "flowspace:availabilityDomain"
+AVAILABILITY_DOMAIN_KEY = AVAILABILITY_DOMAIN.full_name
 AD_COUNT = re.compile(AD_COUNT_PHRASE.format(count=r"(?P<count>[0-9]+)"))
 # What `pulumi up` needs of a checkout; the copy gets the stack file too.
 PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")

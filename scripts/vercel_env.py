@@ -21,12 +21,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from config import vercel
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, VERCEL_TARGETS, default_vercel_targets, variable_targets
 from model.project import PRODUCTION_STACK
 
 PLAIN_OUTPUTS = {variable.name: variable.output for variable in APP_VARIABLES if not variable.secret}
 (SECRET_VARIABLE,) = (variable.name for variable in APP_VARIABLES if variable.secret)
-HIDDEN = "[secret]"
 
 
 class OutputsError(Exception):
@@ -97,8 +97,8 @@ def stack_settings(stack: str | None) -> tuple[str, tuple[str, ...] | None, str 
         stack = shown.stdout.strip()
     listed = subprocess.run(["pulumi", "config", "--json", *selector], check=True, capture_output=True, text=True)
     settings = json.loads(listed.stdout)
-    targets = settings.get("flowspace:vercelTargets", {}).get("objectValue")
-    team = settings.get("flowspace:vercelTeamId", {}).get("value")
+    targets = settings.get(vercel.TARGETS.full_name, {}).get("objectValue")
+    team = settings.get(vercel.TEAM_ID.full_name, {}).get("value")
     return stack, tuple(targets) if targets else None, team
 
 

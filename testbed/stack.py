@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from model import versions
+from model.app import env_pairs
 from testbed.image_build import Image, build
 from testbed.netns import Pair
 
@@ -151,9 +152,4 @@ class Stack:
 
 def _read_env_file(path: Path) -> dict[str, str]:
     """compose's env_file as the release writes it: NAME='literal value' lines."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name] = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
-    return values
+    return {name: value.removeprefix("'").removesuffix("'") for name, value in env_pairs(path.read_text())}

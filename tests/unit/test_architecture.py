@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "components": {"components", "render", "model"},
     "__main__": {"config", "components", "model"},
     "policy": {"policy", "model"},
-    "scripts": {"scripts", "model", "render"},
+    "scripts": {"scripts", "model", "render", "config"},
     "bench": {"bench", "model", "render", "testbed"},
     "testbed": {"testbed", "model", "render", "config", "scripts"},
 }
