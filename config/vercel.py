@@ -8,7 +8,7 @@ import pulumi
 
 from config.keys import Key
 from config.reader import Reader
-from model.app_env import VERCEL_TARGETS, VercelProject, default_vercel_targets
+from model.app_env import VERCEL_TARGETS, VercelProject, default_vercel_targets, writes_production_from_elsewhere
 from model.project import PRODUCTION_STACK
 
 PROJECT_ID = Key(
@@ -68,7 +68,7 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     unknown = [target for target in targets if target not in VERCEL_TARGETS]
     if unknown or not targets:
         reader.problem(TARGETS, f"{list(targets)} must be a non-empty list of {', '.join(VERCEL_TARGETS)}")
-    if stack != PRODUCTION_STACK and "production" in targets:
+    if writes_production_from_elsewhere(stack, targets):
         reader.problem(
             TARGETS,
             f"includes production in stack {stack!r}: only the {PRODUCTION_STACK!r} stack writes the variables "

@@ -56,6 +56,11 @@ def default_vercel_targets(stack: str) -> tuple[str, ...]:
     return ("production",) if stack == PRODUCTION_STACK else ("preview", "development")
 
 
+def writes_production_from_elsewhere(stack: str, targets: tuple[str, ...]) -> bool:
+    """Only the production stack writes the variables the live app runs with."""
+    return "production" in targets and stack != PRODUCTION_STACK
+
+
 def variable_targets(variable: AppVariable, targets: tuple[str, ...]) -> tuple[str, ...]:
     """The targets one variable goes to: a sensitive one never to development."""
     return tuple(target for target in targets if target in SENSITIVE_TARGETS) if variable.secret else targets

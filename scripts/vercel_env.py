@@ -22,7 +22,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from config import vercel
-from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, VERCEL_TARGETS, default_vercel_targets, variable_targets
+from model.app_env import (
+    APP_ENV_OUTPUT,
+    APP_VARIABLES,
+    VERCEL_TARGETS,
+    default_vercel_targets,
+    variable_targets,
+    writes_production_from_elsewhere,
+)
 from model.project import PRODUCTION_STACK
 
 PLAIN_OUTPUTS = {variable.name: variable.output for variable in APP_VARIABLES if not variable.secret}
@@ -111,7 +118,7 @@ def choose_targets(stack: str | None, asked: Sequence[str] | None, configured: t
         targets = list(default_vercel_targets(stack))
     else:
         raise OutputsError("name the stack (-s) or the targets (--target) for --format vercel")
-    if "production" in targets and stack != PRODUCTION_STACK:
+    if writes_production_from_elsewhere(stack or "", tuple(targets)):
         raise OutputsError(
             f"only the {PRODUCTION_STACK!r} stack writes production; this is {stack or 'an unnamed document'!r}"
         )
