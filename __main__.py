@@ -13,12 +13,13 @@ from components.rollout import Rollout, RolloutArgs, SshTarget
 from components.secret import secret
 from components.server import Server, ServerArgs, Setting, resolve_availability_domain
 from components.tags import tag_every_resource
+from components.turn_certificate import TurnCertificate, TurnCertificateArgs
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig, read_stack_config
 from config.compute import AVAILABILITY_DOMAIN
 from config.cutover import ADOPT_EXISTING
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES, app_environment, public_urls
-from model.ports import Ingress
+from model.ports import TURN_TLS, Ingress
 
 
 def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
@@ -52,6 +53,16 @@ def origin_certificate(config: StackConfig) -> OriginCertificate | None:
     return certificate
 
 
+def turn_certificate(config: StackConfig) -> TurnCertificate | None:
+    turn, token = config.turn, config.turn_dns_token
+    if turn is None or token is None:
+        return None
+    certificate = TurnCertificate("turn", TurnCertificateArgs(turn.hostname, turn.acme_server, turn.acme_email, token))
+    pulumi.export("turn_url", f"turns:{turn.hostname}:{TURN_TLS.first}?transport=tcp")
+    pulumi.export("turn_certificate_expires_on", certificate.expires_on)
+    return certificate
+
+
 def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> list[pulumi.Resource]:
     edge, cutover = config.edge, config.cutover
     if edge.zone_id is None:
@@ -60,16 +71,17 @@ def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> lis
     adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
     points_to = cutover.dns_target_ip or target.public_ip
     extra = edge.strict_tls_extra_hostnames
-    args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt)
+    direct = [config.turn.hostname] if config.turn else []
+    args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt, direct)
     # The records move to the new host only once it serves (its release passed the health gate).
     return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]
 
 
 config = read_stack_config()
 tag_every_resource(config.project)
-ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock)
+ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock, config.turn is not None)
 target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
-certificate = origin_certificate(config)
+certificate, turn = origin_certificate(config), turn_certificate(config)
 hostnames, cutover = (config.edge.socket.name, config.edge.livekit.name), config.cutover
 rollout_args = RolloutArgs(
     target, *hostnames, certificate, ingress, config.instance, config.socket_server, config.project,
@@ -77,6 +89,7 @@ rollout_args = RolloutArgs(
     # Optional secrets are named: several have the same type, and a swap would still type-check.
     livekit_api_key=cutover.livekit_api_key, livekit_api_secret=cutover.livekit_api_secret,
     app_secret_environment=config.socket_secrets.environment, registry_password=config.socket_secrets.registry_password,
+    turn=turn,
 )  # fmt: skip
 rollout = Rollout("rollout", rollout_args)
 served = dns_records(config, target, rollout)

@@ -27,6 +27,8 @@ class DnsRecordsArgs:
     strict_tls_extra_hostnames: Sequence[str] = ()
     # Import ids (`<zone id>/<record id>`) by hostname: records that exist and are taken over in place.
     adopt: Mapping[str, str] = field(default_factory=dict)
+    # DNS-only names served by the host itself (TURN/TLS), outside the strict-TLS rule.
+    direct_hostnames: Sequence[str] = ()
 
 
 def strict_tls_expression(hostnames: Sequence[str]) -> str:
@@ -54,7 +56,7 @@ class DnsRecords(pulumi.ComponentResource):
                 comment=args.project.comment,
                 opts=pulumi.ResourceOptions(parent=self, import_=args.adopt.get(host.name)),
             )
-            for host in args.hostnames
+            for host in [*args.hostnames, *(Hostname(direct, proxied=False) for direct in args.direct_hostnames)]
         ]
 
         if args.tls_scope == "hostnames":

@@ -10,12 +10,12 @@ import pulumi_cloudflare as cloudflare
 from model.ports import Ingress
 
 
-def ingress(ssh_cidrs: Sequence[str], origin_lock: bool) -> pulumi.Output[Ingress]:
+def ingress(ssh_cidrs: Sequence[str], origin_lock: bool, turn_tls: bool = False) -> pulumi.Output[Ingress]:
     """Unknown in a first preview while Cloudflare's ranges are looked up."""
     ssh = tuple(ssh_cidrs)
     if not origin_lock:
         return pulumi.Output.from_input(Ingress(ssh))
     ranges = cloudflare.get_ip_ranges_output()
     return pulumi.Output.all(ranges.ipv4_cidrs, ranges.ipv6_cidrs).apply(
-        lambda cidrs: Ingress(ssh, tuple(cidrs[0] or ()), tuple(cidrs[1] or ()))
+        lambda cidrs: Ingress(ssh, tuple(cidrs[0] or ()), tuple(cidrs[1] or ()), turn_tls)
     )

@@ -19,6 +19,7 @@ from pulumi_command import remote
 
 from components.origin_certificate import OriginCertificate
 from components.secret import secret
+from components.turn_certificate import TurnCertificate
 from model import ports
 from model.app import SocketServer
 from model.compute import InstanceSpec
@@ -28,6 +29,7 @@ from model.project import Project
 from render.release import (
     AppSecrets,
     ReleaseSettings,
+    TurnKeyPair,
     release_id,
     render_plain_files,
     render_secret_files,
@@ -91,6 +93,8 @@ class RolloutArgs:
     # The socket server's secret NAME=value lines, and the private registry's password.
     app_secret_environment: pulumi.Input[str] | None = None
     registry_password: pulumi.Input[str] | None = None
+    # TURN/TLS's hostname and certificate; the ingress must redirect 443 for it. None: off.
+    turn: TurnCertificate | None = None
 
 
 class Rollout(pulumi.ComponentResource):
@@ -129,12 +133,14 @@ class Rollout(pulumi.ComponentResource):
                     socket_server_environment=server.environment,
                     livekit_access=server.livekit_access,
                     registry=server.registry,
+                    turn_hostname=args.turn.hostname if args.turn else None,
                 )
             )
 
-        target, certificate = args.target, args.certificate
+        target, certificate, turn = args.target, args.certificate, args.turn
         certificate_pem = certificate.certificate_pem if certificate else None
         certificate_key_pem = certificate.private_key_pem if certificate else None
+        turn_chain, turn_key = (turn.certificate_chain_pem, turn.private_key_pem) if turn else (None, None)
         # Known in a preview (no generated value in them), so preview can name every file.
         plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
         secret_files: pulumi.Output[dict[str, str]] = secret(
@@ -145,9 +151,20 @@ class Rollout(pulumi.ComponentResource):
                 metrics_token.result,
                 args.app_secret_environment,
                 args.registry_password,
+                turn_chain,
+                turn_key,
             ).apply(
                 lambda values: render_secret_files(
-                    values[0], values[1], values[2], values[3], AppSecrets(values[4], values[5], server.livekit_access)
+                    values[0],
+                    values[1],
+                    values[2],
+                    values[3],
+                    AppSecrets(
+                        values[4],
+                        values[5],
+                        server.livekit_access,
+                        TurnKeyPair(values[6], values[7]) if turn else None,
+                    ),
                 )
             )
         )

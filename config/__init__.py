@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from config import app, compute, consistency, cost, cutover, edge, existing, network, socket_env, vercel
+from config import app, compute, consistency, cost, cutover, edge, existing, network, socket_env, turn, vercel
 from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
 from config.existing import ExistingServerConfig
@@ -20,6 +20,7 @@ from config.network import NetworkConfig
 from config.problems import ConfigError, Problem
 from config.reader import ConfigSource, Reader
 from config.socket_env import SocketSecrets
+from config.turn import TurnConfig
 from model import allowance
 from model.app import Registry, SocketServer
 from model.app_env import VercelProject
@@ -38,6 +39,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "Compute": (*compute.KEYS, PROTECT),
     "Network": network.KEYS,
     "Cloudflare edge": edge.KEYS,
+    "TURN/TLS": turn.KEYS,
     "App and rollout": (*app.KEYS, *socket_env.KEYS),
     "Cost": cost.KEYS,
     "Vercel": vercel.KEYS,
@@ -67,6 +69,9 @@ class StackConfig:
     socket_secrets: SocketSecrets = field(default_factory=SocketSecrets)
     # Called after a Vercel variable changed, so the app redeploys with it.
     vercel_deploy_hook: pulumi.Output[str] | None = None
+    # None: TURN over UDP only. The token writes the certificate's DNS challenge.
+    turn: TurnConfig | None = None
+    turn_dns_token: pulumi.Output[str] | None = None
 
 
 class PulumiConfigSource:
@@ -100,6 +105,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     # An existing server is not billed by this program: its size only sets the service limits.
     replacement_exceeds = cost.replacement_exceeds_allowance(reader, instance) if on_oci else False
     edge_config = edge.read_edge(reader, edge_optional=not on_oci)
+    turn_config = turn.read_turn(reader, edge_config)
     socket_server = app.read_socket_server(reader, edge_config.domain or "flow-coder.com")
     environment = socket_env.read_environment(reader)
     secret_environment = socket_env.read_secret_environment(reader, {name for name, _ in environment})
@@ -141,6 +147,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         cutover=cutover_config,
         socket_secrets=SocketSecrets(secret_environment, registry_password),
         vercel_deploy_hook=deploy_hook,
+        turn=turn_config,
     )
 
 
@@ -155,6 +162,15 @@ def read_stack_config() -> StackConfig:
             f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
             f"costs money. {cost.ALERT_EMAIL.set_command()}"
         )
+    if config.turn is not None:
+        token = turn.cloudflare_token()
+        if token is None:
+            raise pulumi.RunError(
+                f"{turn.TURN_HOSTNAME.full_name}: the TURN/TLS certificate's DNS challenge needs the Cloudflare "
+                f"token: pulumi config set --secret {turn.CLOUDFLARE_TOKEN_CONFIG} <token> (or export "
+                f"{turn.CLOUDFLARE_TOKEN_VARIABLE})"
+            )
+        config = replace(config, turn_dns_token=token)
     host = config.existing_server
     if host is not None and host.host_key is None:
         pulumi.log.warn(

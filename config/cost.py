@@ -90,7 +90,7 @@ KEYS = (
 MAX_EGRESS_TB = 100
 # OCI's budgets go far higher, but a stack that means to stay free has no use for more.
 MAX_BUDGET_USD = 100_000
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec) -> bool:
@@ -146,7 +146,7 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
             if value is not None:
                 reader.ignored(key, "the cost alerts are off without alertEmail", ALERT_EMAIL.set_command())
         return None
-    if not _EMAIL.fullmatch(email):
+    if not EMAIL.fullmatch(email):
         reader.problem(ALERT_EMAIL, f"{email!r} is not an e-mail address")
     if not 1 <= amount <= MAX_BUDGET_USD:
         reader.problem(BUDGET_AMOUNT_USD, f"{amount} is outside $1 (OCI's smallest budget) to ${MAX_BUDGET_USD}")

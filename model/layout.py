@@ -38,6 +38,10 @@ METRICS_TOKEN_VARIABLE = "METRICS_TOKEN"
 SOCKET_SERVER_ENV_FILE = "socket-server.env"
 # The private registry's password, handed to `docker login` on stdin.
 REGISTRY_PASSWORD_FILE = "registry-password"
+# TURN/TLS: the publicly trusted certificate (with its chain) and its key. The certificate is
+# public, yet travels with the key: it is unknown until issued, and no upload may be unknown.
+TURN_CERTIFICATE_FILE = "turn-certificate.pem"
+TURN_KEY_FILE = "turn.key"
 
 # The host settings LiveKit asks for (model/tuning.py): applied by every release, kept for boots.
 SYSCTL_CONF = "sysctl.conf"
@@ -53,13 +57,14 @@ def app_dir(user: str) -> str:
     return f"/home/{user}/{APP_DIR_NAME}"
 
 
-def secret_file_names(origin_certificate: bool, registry: bool = False) -> tuple[str, ...]:
+def secret_file_names(origin_certificate: bool, registry: bool = False, turn_tls: bool = False) -> tuple[str, ...]:
     return (
         LIVEKIT_KEY_FILE,
         CADDY_ENV_FILE,
         SOCKET_SERVER_ENV_FILE,
         *((ORIGIN_KEY_FILE,) if origin_certificate else ()),
         *((REGISTRY_PASSWORD_FILE,) if registry else ()),
+        *((TURN_CERTIFICATE_FILE, TURN_KEY_FILE) if turn_tls else ()),
     )
 
 

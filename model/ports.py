@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -17,6 +16,17 @@ class Audience(Enum):
     SSH_CLIENTS = "ssh_clients"
     # Web ports are narrowed to Cloudflare's ranges when the origin lock is on.
     WEB_CLIENTS = "web_clients"
+    # Everyone outside Cloudflare's ranges: the same port as the web, split by source on the host.
+    OUTSIDE_THE_EDGE = "outside_the_edge"
+
+
+@dataclass(frozen=True)
+class InternalPort:
+    """Never reachable from outside directly: bound to 127.0.0.1, or (a redirect's target) reached
+    only through the host firewall's redirect of a public port."""
+
+    name: str
+    port: int
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,8 @@ class PublicPort:
     first: int
     last: int
     audience: Audience
+    # Where the host firewall redirects the port's connections (the service cannot listen on it).
+    redirected_to: InternalPort | None = None
 
     @property
     def is_range(self) -> bool:
@@ -37,22 +49,17 @@ class PublicPort:
         return f"{self.first}:{self.last}" if self.is_range else str(self.first)
 
 
-@dataclass(frozen=True)
-class InternalPort:
-    """Bound to 127.0.0.1 on the host; never in any public rule."""
-
-    name: str
-    port: int
-
-
 SSH = PublicPort("ssh", "tcp", 22, 22, Audience.SSH_CLIENTS)
 HTTP = PublicPort("http", "tcp", 80, 80, Audience.WEB_CLIENTS)
 HTTPS = PublicPort("https", "tcp", 443, 443, Audience.WEB_CLIENTS)
 LIVEKIT_RTC_TCP = PublicPort("livekit-rtc-tcp", "tcp", 7881, 7881, Audience.ANYONE)
 LIVEKIT_RTC_UDP = PublicPort("livekit-rtc-udp", "udp", 50000, 60000, Audience.ANYONE)
-# LiveKit's TURN listens on UDP only; TURN over TCP would need TURN/TLS on its own
-# DNS-only hostname with a publicly trusted certificate.
 TURN_UDP = PublicPort("turn-udp", "udp", 3478, 3478, Audience.ANYONE)
+# TURN over TLS, for networks that let only 443 out. LiveKit hands it out as `turns:<domain>:443`
+# whatever its own port, and 443 is Caddy's: connections from outside Cloudflare's ranges are
+# redirected to LiveKit's listener, those from the ranges still reach Caddy (render/firewall.py).
+TURN_TLS_LISTENER = InternalPort("turn-tls-listener", 5349)
+TURN_TLS = PublicPort("turn-tls", "tcp", 443, 443, Audience.OUTSIDE_THE_EDGE, redirected_to=TURN_TLS_LISTENER)
 
 PUBLIC_PORTS: tuple[PublicPort, ...] = (
     SSH,
@@ -68,7 +75,7 @@ LIVEKIT_SIGNALING = InternalPort("livekit-signaling", 7880)
 # Caddy's admin API is off; this loopback-only site answers the container's health check.
 CADDY_HEALTH = InternalPort("caddy-health", 2019)
 
-INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_HEALTH)
+INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_HEALTH, TURN_TLS_LISTENER)
 
 IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"
@@ -85,6 +92,17 @@ class Ingress:
     # Cloudflare's ranges when the origin lock is on; None leaves the web ports open to anyone.
     origin_lock_cidrs: tuple[str, ...] | None = None
     origin_lock_cidrs_v6: tuple[str, ...] = ()
+    # TURN/TLS on 443 for everyone outside the edge (needs the origin lock); IPv4 only, as its record.
+    turn_tls: bool = False
+
+    def __post_init__(self) -> None:
+        if self.turn_tls and self.origin_lock_cidrs is None:
+            # Without the edge's ranges every connection to 443 would go to TURN, none to Caddy.
+            raise ValueError("TURN/TLS on 443 needs the origin lock (Cloudflare's ranges)")
+
+    @property
+    def public_ports(self) -> tuple[PublicPort, ...]:
+        return (*PUBLIC_PORTS, TURN_TLS) if self.turn_tls else PUBLIC_PORTS
 
     def sources(self, port: PublicPort, family: IpFamily = 4) -> tuple[str, ...]:
         anywhere = ANYWHERE if family == 4 else ANYWHERE_V6
@@ -93,10 +111,13 @@ class Ingress:
                 # sshAllowedCidrs are IPv4 blocks: SSH over IPv6 only while SSH is open to everyone.
                 return (ANYWHERE_V6,) if ANYWHERE in self.ssh_cidrs else ()
             return self.ssh_cidrs
+        if port.audience is Audience.OUTSIDE_THE_EDGE:
+            # The security list cannot exclude the edge; the host firewall splits by source.
+            return (ANYWHERE,) if family == 4 else ()
         if port.audience is Audience.WEB_CLIENTS and self.origin_lock_cidrs is not None:
             return self.origin_lock_cidrs if family == 4 else self.origin_lock_cidrs_v6
         return (anywhere,)
 
-    def rules(self, ports: Sequence[PublicPort] = PUBLIC_PORTS, family: IpFamily = 4) -> list[tuple[PublicPort, str]]:
+    def rules(self, family: IpFamily = 4) -> list[tuple[PublicPort, str]]:
         """(port, source CIDR) pairs, in the table's order."""
-        return [(port, source) for port in ports for source in self.sources(port, family)]
+        return [(port, source) for port in self.public_ports for source in self.sources(port, family)]

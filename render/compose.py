@@ -9,7 +9,7 @@ from typing import Any
 from model import layout, ports, versions
 from model.tuning import CONTAINER_NOFILE
 from render.caddy import CERTIFICATE_DIR_IN_CONTAINER
-from render.livekit import KEY_FILE_IN_CONTAINER
+from render.livekit import KEY_FILE_IN_CONTAINER, TURN_CERTIFICATE_IN_CONTAINER, TURN_KEY_IN_CONTAINER
 from render.yaml_text import dump
 
 LIVEKIT_CONFIG_IN_CONTAINER = "/etc/livekit/livekit.yaml"
@@ -31,6 +31,8 @@ class ComposeSettings:
     # The app's own plain variables, and LiveKit's URL when it has access (None: none).
     environment: tuple[tuple[str, str], ...] = ()
     livekit_url: str | None = None
+    # Mount TURN/TLS's certificate and key into LiveKit.
+    turn_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,14 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "volumes": [
                     f"./{layout.LIVEKIT_CONFIG}:{LIVEKIT_CONFIG_IN_CONTAINER}:ro",
                     f"./{layout.SECRETS_DIR}/{layout.LIVEKIT_KEY_FILE}:{KEY_FILE_IN_CONTAINER}:ro",
+                    *(
+                        [
+                            f"./{layout.SECRETS_DIR}/{layout.TURN_CERTIFICATE_FILE}:{TURN_CERTIFICATE_IN_CONTAINER}:ro",
+                            f"./{layout.SECRETS_DIR}/{layout.TURN_KEY_FILE}:{TURN_KEY_IN_CONTAINER}:ro",
+                        ]
+                        if settings.turn_tls
+                        else []
+                    ),
                 ],
                 "healthcheck": _healthcheck(
                     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.LIVEKIT_SIGNALING.port}/"]

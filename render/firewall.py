@@ -6,6 +6,10 @@ connection to a port the program manages (public or internal) is rejected, and t
 host's traffic returns to INPUT untouched. That holds with Oracle's final REJECT and without it.
 The chain is replaced atomically (`*-restore --noflush`); INPUT itself is never flushed, since on
 Oracle's images it also carries the boot volume's rules.
+
+A public port with a redirect (TURN/TLS on 443) is split by source in the nat table's own chain:
+Cloudflare's ranges keep reaching the port's web service, everyone else is redirected to the
+listener, and the filter chain accepts the listener only for connections the redirect made.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from model.layout import FIREWALL_SCRIPT_PATH
 from model.ports import INTERNAL_PORTS, PUBLIC_PORTS, Ingress, IpFamily
 
 CHAIN = "FLOWSPACE-INGRESS"
+REDIRECT_CHAIN = "FLOWSPACE-REDIRECT"
 _TOOLS: dict[IpFamily, str] = {4: "iptables", 6: "ip6tables"}
 _UDP_REJECT: dict[IpFamily, str] = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 
@@ -22,12 +27,32 @@ def ingress_rules(ingress: Ingress, family: IpFamily = 4) -> list[str]:
     return [
         f"-A {CHAIN} -s {source} -p {port.protocol} -m {port.protocol} --dport {port.spec} "
         f'-m comment --comment "{port.name}" -j ACCEPT'
+        if port.redirected_to is None
+        else f"-A {CHAIN} -p {port.protocol} -m {port.protocol} --dport {port.redirected_to.port} "
+        f"-m conntrack --ctstate DNAT --ctorigdstport {port.spec} "
+        f'-m comment --comment "{port.name}: redirected from {port.spec}" -j ACCEPT'
         for port, source in ingress.rules(family=family)
     ]
 
 
+def redirect_rules(ingress: Ingress) -> list[str]:
+    """The nat chain: the edge keeps the port, everyone else goes to the redirect's listener."""
+    rules = []
+    for port, _ in ingress.rules():
+        if port.redirected_to is None:
+            continue
+        match = f"-p {port.protocol} -m {port.protocol} --dport {port.spec}"
+        edge = ingress.origin_lock_cidrs or ()
+        rules += [f'-A {REDIRECT_CHAIN} -s {source} {match} -m comment --comment "edge" -j RETURN' for source in edge]
+        rules.append(
+            f'-A {REDIRECT_CHAIN} {match} -m comment --comment "{port.name}" '
+            f"-j REDIRECT --to-ports {port.redirected_to.port}"
+        )
+    return rules
+
+
 def _ruleset(ingress: Ingress, family: IpFamily) -> str:
-    managed = [(port.protocol, port.spec, port.name) for port in PUBLIC_PORTS]
+    managed = [(port.protocol, port.spec, port.name) for port in PUBLIC_PORTS if port.redirected_to is None]
     managed += [("tcp", str(port.port), port.name) for port in INTERNAL_PORTS]
     rejects = [
         f'-A {CHAIN} -p {protocol} -m {protocol} --dport {spec} -m comment --comment "{name}: anyone else" '
@@ -43,6 +68,9 @@ def _ruleset(ingress: Ingress, family: IpFamily) -> str:
             *ingress_rules(ingress, family),
             *rejects,
             "COMMIT",
+            # Declared even when empty, so that a release without a redirect removes an older one's.
+            # IPv4 only: the redirected hostname has an A record alone.
+            *(["*nat", f":{REDIRECT_CHAIN} - [0:0]", *redirect_rules(ingress), "COMMIT"] if family == 4 else []),
         ]
     )
 
@@ -52,28 +80,30 @@ def render_firewall_script(ingress: Ingress) -> str:
 # Applies FlowSpace's ingress rules; safe to run again (boot, every rollout).
 set -eu
 
-# Our chain is INPUT's first rule; a placement from an older release is dropped once this one holds.
-first_in_input() {{
-  tool=$1
-  if [ "$("$tool" --wait -S INPUT | sed -n 2p)" != "-A INPUT -j {CHAIN}" ]; then
-    "$tool" --wait -I INPUT 1 -j {CHAIN}
+# Our chain is its parent's first rule; a placement from an older release is dropped once this one holds.
+first_in() {{
+  tool=$1 table=$2 parent=$3 chain=$4
+  if [ "$("$tool" --wait -t "$table" -S "$parent" | sed -n 2p)" != "-A $parent -j $chain" ]; then
+    "$tool" --wait -t "$table" -I "$parent" 1 -j "$chain"
   fi
-  while [ "$("$tool" --wait -S INPUT | grep -c -x -- "-A INPUT -j {CHAIN}")" -gt 1 ]; do
-    last=$("$tool" --wait -L INPUT --line-numbers -n | awk '$2 == "{CHAIN}" {{ n = $1 }} END {{ print n }}')
-    "$tool" --wait -D INPUT "$last"
+  while [ "$("$tool" --wait -t "$table" -S "$parent" | grep -c -x -- "-A $parent -j $chain")" -gt 1 ]; do
+    last=$("$tool" --wait -t "$table" -L "$parent" --line-numbers -n |
+      awk -v c="$chain" '$2 == c {{ n = $1 }} END {{ print n }}')
+    "$tool" --wait -t "$table" -D "$parent" "$last"
   done
 }}
 
 iptables-restore --wait --noflush <<'RULES'
 {_ruleset(ingress, 4)}
 RULES
-first_in_input iptables
+first_in iptables filter INPUT {CHAIN}
+first_in iptables nat PREROUTING {REDIRECT_CHAIN}
 
 if command -v ip6tables-restore > /dev/null && ip6tables --wait -S INPUT > /dev/null 2>&1; then
   ip6tables-restore --wait --noflush <<'RULES'
 {_ruleset(ingress, 6)}
 RULES
-  first_in_input ip6tables
+  first_in ip6tables filter INPUT {CHAIN}
 fi
 """
 

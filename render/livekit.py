@@ -9,12 +9,28 @@ from model import ports
 from render.yaml_text import dump
 
 KEY_FILE_IN_CONTAINER = "/etc/livekit/keys.yaml"
+TURN_CERTIFICATE_IN_CONTAINER = "/etc/livekit/turn/certificate.pem"
+TURN_KEY_IN_CONTAINER = "/etc/livekit/turn/key.pem"
 
 
 @dataclass(frozen=True)
 class LiveKitSettings:
     public_ip: str
     key_file: str = KEY_FILE_IN_CONTAINER
+    # The DNS-only hostname of TURN/TLS; None: TURN over UDP only.
+    turn_hostname: str | None = None
+
+
+def _turn(settings: LiveKitSettings) -> dict[str, Any]:
+    turn: dict[str, Any] = {"enabled": True, "udp_port": ports.TURN_UDP.first}
+    if settings.turn_hostname is not None:
+        turn |= {
+            "domain": settings.turn_hostname,
+            "tls_port": ports.TURN_TLS_LISTENER.port,
+            "cert_file": TURN_CERTIFICATE_IN_CONTAINER,
+            "key_file": TURN_KEY_IN_CONTAINER,
+        }
+    return turn
 
 
 def livekit_config(settings: LiveKitSettings) -> dict[str, Any]:
@@ -30,7 +46,7 @@ def livekit_config(settings: LiveKitSettings) -> dict[str, Any]:
             "use_external_ip": False,
             "node_ip": settings.public_ip,
         },
-        "turn": {"enabled": True, "udp_port": ports.TURN_UDP.first},
+        "turn": _turn(settings),
         "key_file": settings.key_file,
         "logging": {"json": True, "level": "info"},
     }

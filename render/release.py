@@ -53,6 +53,12 @@ class ReleaseSettings:
     # The month-to-date outbound meter (OCI stacks with cost alerts).
     egress_meter: bool = False
     egress_meter_path: str = layout.EGRESS_METER_PATH
+    # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
+    turn_hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.turn_hostname is not None) != self.ingress.turn_tls:
+            raise ValueError("a TURN/TLS hostname and the ingress's TURN/TLS redirect go together")
 
 
 def _release_env(settings: ReleaseSettings) -> str:
@@ -83,7 +89,9 @@ def _release_env(settings: ReleaseSettings) -> str:
         "EGRESS_SERVICE": layout.EGRESS_SERVICE,
         "EGRESS_TIMER": layout.EGRESS_TIMER,
         "SECRET_FILES": " ".join(
-            layout.secret_file_names(settings.certificate_pem is not None, settings.registry is not None)
+            layout.secret_file_names(
+                settings.certificate_pem is not None, settings.registry is not None, settings.turn_hostname is not None
+            )
         ),
         "REGISTRY": settings.registry.host if settings.registry else "",
         "REGISTRY_USER": settings.registry.user if settings.registry else "",
@@ -105,9 +113,12 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
                 origin_certificate=has_certificate,
                 environment=settings.socket_server_environment,
                 livekit_url=f"https://{settings.livekit_hostname}" if settings.livekit_access else None,
+                turn_tls=settings.turn_hostname is not None,
             )
         ),
-        layout.LIVEKIT_CONFIG: render_livekit_yaml(LiveKitSettings(public_ip=settings.public_ip)),
+        layout.LIVEKIT_CONFIG: render_livekit_yaml(
+            LiveKitSettings(settings.public_ip, turn_hostname=settings.turn_hostname)
+        ),
         layout.CADDYFILE: render_caddyfile(
             sites_for(settings.socket_hostname, settings.livekit_hostname),
             # Behind Cloudflare's ranges the client address comes from CF-Connecting-IP/X-Forwarded-For.
@@ -158,7 +169,16 @@ def render_secret_files(
         files[layout.REGISTRY_PASSWORD_FILE] = app_secrets.registry_password
     if origin_key_pem is not None:
         files[layout.ORIGIN_KEY_FILE] = origin_key_pem
+    if app_secrets.turn is not None:
+        files[layout.TURN_CERTIFICATE_FILE] = app_secrets.turn.certificate_chain_pem
+        files[layout.TURN_KEY_FILE] = app_secrets.turn.key_pem
     return files
+
+
+@dataclass(frozen=True)
+class TurnKeyPair:
+    certificate_chain_pem: str
+    key_pem: str
 
 
 @dataclass(frozen=True)
@@ -167,6 +187,7 @@ class AppSecrets:
     environment: str | None = None
     registry_password: str | None = None
     livekit_access: bool = False
+    turn: TurnKeyPair | None = None
 
 
 def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:

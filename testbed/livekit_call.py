@@ -22,6 +22,25 @@ def token(key: str, secret: str, identity: str) -> str:
     return api.AccessToken(key, secret).with_identity(identity).with_grants(grants).to_jwt()
 
 
+async def publish_tone(room: rtc.Room) -> rtc.AudioSource:
+    source = rtc.AudioSource(SAMPLE_RATE, 1)
+    track = rtc.LocalAudioTrack.create_audio_track("tone", source)
+    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+    await room.local_participant.publish_track(track, options)
+    return source
+
+
+async def speak(source: rtc.AudioSource, until: asyncio.Event) -> None:
+    """A 440 Hz tone, 10 ms a frame, until the event is set."""
+    offset = 0
+    while not until.is_set():
+        frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, SAMPLES_PER_FRAME)
+        tone = np.sin(2 * np.pi * 440 * (np.arange(SAMPLES_PER_FRAME) + offset) / SAMPLE_RATE) * 8000
+        np.copyto(np.frombuffer(frame.data, dtype=np.int16), tone.astype(np.int16))
+        offset += SAMPLES_PER_FRAME
+        await source.capture_frame(frame)
+
+
 async def call(url: str, key: str, secret: str) -> dict[str, object]:
     speaker, listener = rtc.Room(), rtc.Room()
     received = asyncio.Event()
@@ -45,21 +64,9 @@ async def call(url: str, key: str, secret: str) -> dict[str, object]:
 
     await listener.connect(url, token(key, secret, "listener"))
     await speaker.connect(url, token(key, secret, "speaker"))
-    source = rtc.AudioSource(SAMPLE_RATE, 1)
-    track = rtc.LocalAudioTrack.create_audio_track("tone", source)
-    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-    await speaker.local_participant.publish_track(track, options)
+    source = await publish_tone(speaker)
 
-    async def speak() -> None:
-        offset = 0
-        while not received.is_set():
-            frame = rtc.AudioFrame.create(SAMPLE_RATE, 1, SAMPLES_PER_FRAME)
-            tone = np.sin(2 * np.pi * 440 * (np.arange(SAMPLES_PER_FRAME) + offset) / SAMPLE_RATE) * 8000
-            np.copyto(np.frombuffer(frame.data, dtype=np.int16), tone.astype(np.int16))
-            offset += SAMPLES_PER_FRAME
-            await source.capture_frame(frame)
-
-    speaking = asyncio.ensure_future(speak())
+    speaking = asyncio.ensure_future(speak(source, received))
     try:
         await asyncio.wait_for(received.wait(), 30)
         result: dict[str, object] = {"ok": True, **counted}

@@ -124,6 +124,13 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
             "certificate": f"-----BEGIN CERTIFICATE-----\n{issued_for}\n-----END CERTIFICATE-----\n",
             "expiresOn": "2029-11-23",
         }
+    if typ == "acme:index/certificate:Certificate":
+        issued_for = hashlib.sha256(str(inputs.get("certificateRequestPem")).encode()).hexdigest()
+        return {
+            "certificatePem": _pem("CERTIFICATE", f"leaf {issued_for}"),
+            "issuerPem": _pem("CERTIFICATE", "intermediate"),
+            "certificateNotAfter": "2027-02-21T00:00:00Z",
+        }
     if typ == "oci:Core/publicIp:PublicIp":
         return {"ipAddress": RESERVED_IP}
     if typ == "random:index/randomPassword:RandomPassword":

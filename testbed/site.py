@@ -20,7 +20,9 @@ from config.app import read_source_tree
 from model import layout, ports
 from model.ports import Ingress
 from render.release import (
+    AppSecrets,
     ReleaseSettings,
+    TurnKeyPair,
     release_id,
     render_plain_files,
     render_secret_files,
@@ -37,6 +39,8 @@ PROBE = HERE / "probe.py"
 SERVER, BROWSER, EDGE = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 SOCKET_HOST, LIVEKIT_HOST = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
 HOSTNAMES = (SOCKET_HOST, LIVEKIT_HOST)
+# DNS-only: browsers reach it at the server's own address.
+TURN_HOST = "space-turn.flow-coder.com"
 API_KEY, API_SECRET = "APIe2etestkey", "e2e-secret-" + "s" * 40
 METRICS_TOKEN = "e2eMetricsToken" + "m" * 40
 HEALTHY_WITHIN_SECONDS = 60
@@ -51,6 +55,8 @@ class Site:
     firewall_script: Path
     ca_file: Path
     seconds_to_healthy: float = 0.0
+    # The CA standing in for a public one behind TURN/TLS's certificate; None: TURN/TLS off.
+    turn_ca_file: Path | None = None
 
     def client(self, *args: str, env: dict[str, str] | None = None, timeout: int = 90) -> dict[str, object]:
         """Runs a command in the client namespace and parses the JSON it prints."""
@@ -109,7 +115,9 @@ class Site:
 REFERENCE_SERVER = ROOT / "files/socket-server"
 
 
-def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pem: str, source: Path) -> Path:
+def write_release(
+    app: Path, firewall_script: Path, certificate_pem: str, key_pem: str, source: Path, turn: TurnKeyPair | None
+) -> Path:
     """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
     settings = ReleaseSettings(
         stack="e2e",
@@ -117,15 +125,16 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
         socket_hostname=SOCKET_HOST,
         livekit_hostname=LIVEKIT_HOST,
         certificate_pem=certificate_pem,
-        ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",)),
+        ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",), turn_tls=turn is not None),
         ocpus=2,
         memory_gb=12,
         socket_server_source=read_source_tree(source)[0],
         firewall_script=str(firewall_script),
         gate_seconds=4,
+        turn_hostname=TURN_HOST if turn else None,
     )
     plain = render_plain_files(settings)
-    secret = render_secret_files(API_KEY, API_SECRET, key_pem, METRICS_TOKEN)
+    secret = render_secret_files(API_KEY, API_SECRET, key_pem, METRICS_TOKEN, AppSecrets(turn=turn))
     release = app / "releases" / release_id(plain, secret)
     for name, content in plain.items():
         (release / name).parent.mkdir(parents=True, exist_ok=True)
@@ -145,9 +154,10 @@ def write_release(app: Path, firewall_script: Path, certificate_pem: str, key_pe
 
 
 @contextmanager
-def running_site(scratch: Path, source: Path = REFERENCE_SERVER) -> Iterator[Site]:
+def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool = False) -> Iterator[Site]:
     """Boots the host with the socket server built from `source` (its Dockerfile) and yields it;
-    namespaces, processes and hosts files are gone afterwards."""
+    namespaces, processes and hosts files are gone afterwards. With `turn_tls`, TURN/TLS is on, its
+    certificate from a second test CA (the stand-in for a public one)."""
     require_root()
     for tool in ("iptables-restore", "unshare", "node", "npm"):
         require_tool(tool)
@@ -158,15 +168,21 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER) -> Iterator[Sit
     pki = make_pki(HOSTNAMES)
     ca_file = scratch / "ca.pem"
     ca_file.write_text(pki.ca_pem)
+    turn_pki = make_pki([TURN_HOST]) if turn_tls else None
+    turn_ca_file = scratch / "turn-ca.pem" if turn_pki else None
+    if turn_pki and turn_ca_file:
+        turn_ca_file.write_text(turn_pki.ca_pem)
+    turn = TurnKeyPair(turn_pki.certificate_pem, turn_pki.key_pem) if turn_pki else None
     firewall_script = scratch / "sbin" / "flowspace-firewall"
-    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem, source)
+    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem, source, turn)
     caddy = ROOT / ".venv/bin/caddy"
     programs = Programs(str(caddy if caddy.exists() else require_tool("caddy")), livekit_server, "node")
 
     with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:
         hosts_dir = Path("/etc/netns") / pair.client
         hosts_dir.mkdir(parents=True)
-        (hosts_dir / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{EDGE} {host}\n" for host in HOSTNAMES))
+        proxied = "".join(f"{EDGE} {host}\n" for host in HOSTNAMES)
+        (hosts_dir / "hosts").write_text(f"127.0.0.1 localhost\n{proxied}{SERVER} {TURN_HOST}\n")
         # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
         sshd = pair.popen(
             pair.server,
@@ -183,7 +199,9 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER) -> Iterator[Sit
         ]
         for started in (sshd, *relays):
             assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
-        built = Site(pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file)
+        built = Site(
+            pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file, 0.0, turn_ca_file
+        )
         try:
             built.boot()
             yield built
