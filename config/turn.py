@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from config import checks
 from config.cost import EMAIL
-from config.edge import LIVEKIT_HOSTNAME, ORIGIN_LOCK, SOCKET_HOSTNAME, ZONE_ID, EdgeConfig
+from config.edge import LIVEKIT_HOSTNAME, ORIGIN_LOCK, SOCKET_HOSTNAME, ZONE_ID, EdgeConfig, check_in_zone
 from config.keys import Key
 from config.reader import Reader
 
@@ -63,17 +62,12 @@ def read_turn(reader: Reader, edge: EdgeConfig) -> TurnConfig | None:
             if reader.raw(key) not in (None, key.default):
                 reader.ignored(key, "TURN/TLS is off without turnHostname", TURN_HOSTNAME.set_command())
         return None
-    example = TURN_HOSTNAME.set_command(f"space-turn.{edge.domain or 'flow-coder.com'}")
-    if not checks.is_hostname(hostname):
-        reader.problem(TURN_HOSTNAME, f"{hostname!r} is not a valid hostname", example)
-    elif edge.domain and not hostname.endswith("." + edge.domain):
-        reader.problem(TURN_HOSTNAME, f"{hostname!r} is not inside the zone {edge.domain!r}", example)
-    elif hostname in {host.name for host in edge.hostnames}:
+    if check_in_zone(reader, TURN_HOSTNAME, hostname, edge.domain) and hostname in {h.name for h in edge.hostnames}:
         reader.problem(
             TURN_HOSTNAME,
             f"{hostname!r} is already {SOCKET_HOSTNAME.name} or {LIVEKIT_HOSTNAME.name}; TURN/TLS needs a DNS-only "
             "hostname of its own (Cloudflare cannot proxy TURN)",
-            example,
+            TURN_HOSTNAME.set_command(),
         )
     if edge.zone_id is None:
         reader.problem(

@@ -38,7 +38,7 @@ def ingress_rules(ingress: Ingress, family: IpFamily = 4) -> list[str]:
 def redirect_rules(ingress: Ingress) -> list[str]:
     """The nat chain: the edge keeps the port, everyone else goes to the redirect's listener."""
     rules = []
-    for port, _ in ingress.rules():
+    for port in ingress.public_ports:
         if port.redirected_to is None:
             continue
         match = f"-p {port.protocol} -m {port.protocol} --dport {port.spec}"
