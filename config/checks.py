@@ -66,3 +66,15 @@ def openssh_public_key(reader: Reader, key: Key, value: str) -> None:
             if key.type == "array"
             else f"pulumi config set {key.full_name} \"$(ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-)\"",
         )
+
+
+def in_zone(reader: Reader, key: Key, name: str, domain: str) -> bool:
+    """A valid hostname inside the zone; otherwise a problem with the key's example in the zone."""
+    example = key.set_command(f"{key.example.split('.')[0]}.{domain or 'flow-coder.com'}")
+    if not is_hostname(name):
+        reader.problem(key, f"{name!r} is not a valid hostname", example)
+        return False
+    if domain and not name.endswith("." + domain):
+        reader.problem(key, f"{name!r} is not inside the zone {domain!r}", example)
+        return False
+    return True

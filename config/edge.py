@@ -116,22 +116,10 @@ class EdgeConfig:
         return (self.socket, self.livekit)
 
 
-def check_in_zone(reader: Reader, key: Key, name: str, domain: str) -> bool:
-    """A valid hostname inside the zone; otherwise a problem with the key's example in the zone."""
-    example = key.set_command(f"{key.example.split('.')[0]}.{domain or 'flow-coder.com'}")
-    if not checks.is_hostname(name):
-        reader.problem(key, f"{name!r} is not a valid hostname", example)
-        return False
-    if domain and not name.endswith("." + domain):
-        reader.problem(key, f"{name!r} is not inside the zone {domain!r}", example)
-        return False
-    return True
-
-
 def _hostname(reader: Reader, key: Key, domain: str) -> str:
     name = reader.required(key, "a hostname inside the zone").lower()
     if name:
-        check_in_zone(reader, key, name, domain)
+        checks.in_zone(reader, key, name, domain)
     return name
 
 

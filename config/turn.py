@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import pulumi
 
+from config import checks
 from config.cost import EMAIL
-from config.edge import LIVEKIT_HOSTNAME, ORIGIN_LOCK, SOCKET_HOSTNAME, ZONE_ID, EdgeConfig, check_in_zone
+from config.edge import LIVEKIT_HOSTNAME, ORIGIN_LOCK, SOCKET_HOSTNAME, ZONE_ID, EdgeConfig
 from config.keys import Key
 from config.reader import Reader
 
@@ -62,7 +63,7 @@ def read_turn(reader: Reader, edge: EdgeConfig) -> TurnConfig | None:
             if reader.raw(key) not in (None, key.default):
                 reader.ignored(key, "TURN/TLS is off without turnHostname", TURN_HOSTNAME.set_command())
         return None
-    if check_in_zone(reader, TURN_HOSTNAME, hostname, edge.domain) and hostname in {h.name for h in edge.hostnames}:
+    if checks.in_zone(reader, TURN_HOSTNAME, hostname, edge.domain) and hostname in {h.name for h in edge.hostnames}:
         reader.problem(
             TURN_HOSTNAME,
             f"{hostname!r} is already {SOCKET_HOSTNAME.name} or {LIVEKIT_HOSTNAME.name}; TURN/TLS needs a DNS-only "
