@@ -17,8 +17,8 @@ SAMPLES_PER_FRAME = 480
 FRAMES_WANTED = 50
 
 
-def token(key: str, secret: str, identity: str) -> str:
-    grants = api.VideoGrants(room_join=True, room="e2e-room")
+def token(key: str, secret: str, identity: str, room: str = "e2e-room") -> str:
+    grants = api.VideoGrants(room_join=True, room=room)
     return api.AccessToken(key, secret).with_identity(identity).with_grants(grants).to_jwt()
 
 

@@ -9,7 +9,6 @@ and so cannot be shown a test CA (README "TURN/TLS").
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ import pytest
 from model import ports
 from render.firewall import REDIRECT_CHAIN
 from testbed.site import API_KEY, API_SECRET, BROWSER, EDGE, HERE, LIVEKIT_HOST, SERVER, SOCKET_HOST, Site, running_site
-from testbed.tools import require
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +29,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def subscriber() -> str:
-    binary = os.environ.get("LIVEKIT_SUBSCRIBER", "")
-    require(
-        bool(binary) and Path(binary).exists(), "the LiveKit subscriber is not built: scripts/build-livekit-subscriber"
-    )
-    return binary
+def subscriber(livekit_client: str) -> list[str]:
+    return [livekit_client, "subscribe"]
 
 
 @contextmanager
@@ -83,24 +77,24 @@ def only_tcp_443_and_signaling(site: Site) -> Iterator[None]:
 
 
 def test_a_client_that_may_reach_only_443_joins_through_turn_tls_and_receives_media(
-    site: Site, subscriber: str, tmp_path: Path
+    site: Site, subscriber: list[str], tmp_path: Path
 ) -> None:
     assert site.turn_ca_file is not None
     trusted = tmp_path / "trusted.pem"
     trusted.write_text(site.ca_file.read_text() + site.turn_ca_file.read_text())
     before = redirected_connections(site)
     with only_tcp_443_and_signaling(site), publisher(site) as token:
-        answer = site.client(subscriber, f"wss://{LIVEKIT_HOST}", token, env={"SSL_CERT_FILE": str(trusted)})
+        answer = site.client(*subscriber, f"wss://{LIVEKIT_HOST}", token, env={"SSL_CERT_FILE": str(trusted)})
     assert answer["ok"], f"no media through TURN/TLS with UDP and {ports.LIVEKIT_RTC_TCP.first} blocked: {answer}"
     assert (answer["candidateType"], answer["relayProtocol"]) == ("relay", "tls"), f"not relayed over TLS: {answer}"
     assert redirected_connections(site) > before, "the media did not come through 443's redirect"
 
 
-def test_without_the_ca_the_turn_certificate_is_refused(site: Site, subscriber: str) -> None:
+def test_without_the_ca_the_turn_certificate_is_refused(site: Site, subscriber: list[str]) -> None:
     """The client really checks TURN/TLS's certificate: trusting only the origin's CA, it gets no media."""
     with only_tcp_443_and_signaling(site), publisher(site) as token:
         answer = site.client(
-            subscriber, "-timeout", "15s", f"wss://{LIVEKIT_HOST}", token, env={"SSL_CERT_FILE": str(site.ca_file)}
+            *subscriber, "-timeout", "15s", f"wss://{LIVEKIT_HOST}", token, env={"SSL_CERT_FILE": str(site.ca_file)}
         )
     assert not answer["ok"] and answer["packets"] == 0, f"media over an unverified TURN/TLS certificate: {answer}"
 

@@ -1,10 +1,13 @@
-module flowspace.test/livekit-subscriber
+module flowspace.test/livekit-client
 
 go 1.26
 
 require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/livekit/protocol v1.50.5-0.20260728075222-28e604c046c6
+	github.com/pion/ice/v4 v4.3.0
+	github.com/pion/interceptor v0.1.45
+	github.com/pion/rtp v1.10.4
 	github.com/pion/webrtc/v4 v4.2.17
 	google.golang.org/protobuf v1.36.11
 )
@@ -30,13 +33,10 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/pion/datachannel v1.6.2 // indirect
 	github.com/pion/dtls/v3 v3.1.5 // indirect
-	github.com/pion/ice/v4 v4.3.0 // indirect
-	github.com/pion/interceptor v0.1.45 // indirect
 	github.com/pion/logging v0.2.4 // indirect
 	github.com/pion/mdns/v2 v2.1.0 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/pion/rtcp v1.2.17 // indirect
-	github.com/pion/rtp v1.10.4 // indirect
 	github.com/pion/sctp v1.11.0 // indirect
 	github.com/pion/sdp/v3 v3.0.19 // indirect
 	github.com/pion/srtp/v3 v3.0.12 // indirect
