@@ -55,6 +55,9 @@ def core_busy_seconds(core: str) -> float:
 @contextmanager
 def cpu_share(pid: int, share: float) -> Iterator[None]:
     """Confines the process to `share` of one core with a CFS quota (cgroup v1 cpu controller)."""
+    if not CGROUP.parent.is_dir():
+        raise SystemExit(f"the benchmark holds livekit-server to part of a core with {CGROUP.parent} (cgroup v1's "
+                         "cpu controller), which this machine does not mount")  # fmt: skip
     CGROUP.mkdir(exist_ok=True)
     try:
         (CGROUP / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
