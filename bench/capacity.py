@@ -39,6 +39,11 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def pin_to_server_core(pid: int) -> None:
+    """Every thread of the process, present and future, runs on the server's core only."""
+    subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CORE, str(pid)], check=True, capture_output=True)
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -68,7 +73,7 @@ def main() -> None:
         (hosts / "hosts").write_text("".join(f"127.0.0.1 {host}\n" for host in ("localhost", *HOSTNAMES)))
         server_pids = [site.stack.services[name].process.pid for name in ("socket-server", "caddy")]
         for pid in server_pids:
-            subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CORE, str(pid)], check=True, capture_output=True)
+            pin_to_server_core(pid)
         rows = []
         try:
             for users in STEPS:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.capacity import CLIENT_CORE, CLOCK_TICKS, SERVER_CORE, cpu_seconds
+from bench.capacity import CLIENT_CORE, CLOCK_TICKS, SERVER_CORE, cpu_seconds, pin_to_server_core
 from testbed.livekit_call import token
 from testbed.site import API_KEY, API_SECRET, LIVEKIT_HOST, Site, running_site
 
@@ -79,10 +79,10 @@ def step(
     generator: str,
     step_number: int,
     rooms: int,
-    server_pid: int,
     payload: int,
     measure_seconds: int = MEASURE_SECONDS,
 ) -> dict[str, object]:
+    server_pid = livekit_pid(site)
     tokens = [
         token(API_KEY, API_SECRET, f"r{room}-p{person}", room=f"step{step_number}-room{room}")
         for room in range(rooms)
@@ -143,11 +143,11 @@ def main() -> None:
     assert generator and Path(generator).exists(), "LIVEKIT_CLIENT: build it with scripts/build-livekit-client"
     with tempfile.TemporaryDirectory() as scratch, running_site(Path(scratch)) as site:
         server_pid = livekit_pid(site)
-        subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CORE, str(server_pid)], check=True, capture_output=True)
+        pin_to_server_core(server_pid)
         rows = []
         with cpu_share(server_pid, SERVER_SHARE):
             for number, rooms in enumerate(arguments.rooms or STEPS):
-                figures = step(site, generator, number, rooms, server_pid, arguments.payload)
+                figures = step(site, generator, number, rooms, arguments.payload)
                 figures["verdict"] = verdict(figures)
                 rows.append(figures)
                 print(json.dumps(figures), flush=True)

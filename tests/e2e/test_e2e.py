@@ -166,8 +166,7 @@ def test_3b_livekit_falls_back_to_tcp_when_udp_is_blocked(site: Site) -> None:
 
 def test_3c_the_capacity_benchmark_measures_a_room_of_voices(site: Site, livekit_client: str) -> None:
     """The benchmark's own machinery on one small step, so that its figures keep meaning something."""
-    server = livekit_capacity.livekit_pid(site)
-    figures = livekit_capacity.step(site, livekit_client, 0, rooms=1, server_pid=server, payload=80, measure_seconds=5)
+    figures = livekit_capacity.step(site, livekit_client, 0, rooms=1, payload=80, measure_seconds=5)
     assert livekit_capacity.verdict(figures) == "", f"one room of voices is past the limit: {figures}"
     room = livekit_capacity.ROOM_SIZE
     assert figures["tracks"] == room * (room - 1), figures

@@ -22,6 +22,10 @@ import (
 // One Opus frame every 20 ms, as a browser sends voice.
 const frameInterval = 20 * time.Millisecond
 
+var opus = webrtc.RTPCodecCapability{
+	MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+}
+
 // Latencies are kept in 0.1 ms buckets up to 2 s (later ones count in the last bucket).
 const latencyBuckets = 20000
 
@@ -69,7 +73,6 @@ type load struct {
 	finished  atomic.Bool
 	sent      atomic.Uint64
 	latency   [latencyBuckets]atomic.Uint64
-	joined    atomic.Int64
 	mutex     sync.Mutex
 	counters  []*trackCounter
 	errors    map[string]int
@@ -133,10 +136,8 @@ func loadCommand(arguments []string) loadReport {
 // cost the generator more than the server.
 func generatorAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	codecs := &webrtc.MediaEngine{}
-	opus := webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
-	}}
-	if err := codecs.RegisterCodec(opus, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := codecs.RegisterCodec(webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: opus},
+		webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	registry := &interceptor.Registry{}
@@ -165,8 +166,7 @@ func (l *load) join(api *webrtc.API, server, token, trackID string, payload int)
 		l.fail("signaling: " + err.Error())
 		return
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, trackID, trackID)
+	track, err := webrtc.NewTrackLocalStaticSample(opus, trackID, trackID)
 	if err != nil {
 		l.fail("track: " + err.Error())
 		return
@@ -176,7 +176,6 @@ func (l *load) join(api *webrtc.API, server, token, trackID string, payload int)
 	l.mutex.Lock()
 	l.players = append(l.players, p)
 	l.mutex.Unlock()
-	l.joined.Add(1)
 	go l.speak(p, payload)
 	if reason := p.serve(); !l.finished.Load() {
 		l.fail(reason)
@@ -252,7 +251,7 @@ func (l *load) playersSnapshot() []*participant {
 }
 
 func (l *load) report(participants int, elapsed time.Duration) loadReport {
-	report := loadReport{Participants: participants, Joined: int(l.joined.Load()), Publishing: l.publishing(),
+	report := loadReport{Participants: participants, Joined: len(l.playersSnapshot()), Publishing: l.publishing(),
 		Seconds: elapsed.Seconds(), SentPackets: l.sent.Load()}
 	l.mutex.Lock()
 	for _, counter := range l.counters {
