@@ -1,30 +1,39 @@
 #!/bin/sh
 # Runs on the host, from inside one release directory (releases/<id>/release.sh):
 #   receive-secrets   read "name base64" lines on stdin into the secrets folder (mode 0600)
-#   activate          firewall, docker compose up --wait, health gate; on failure restore the
-#                     previous release (its firewall and its services) and fail; prune old releases
+#   activate          runs the activation detached from the SSH session and follows its log: a
+#                     dropped session leaves it running, and a retry waits for it, then converges
+#   (the activation)  firewall, docker compose up --wait, health gate; on failure restore the last
+#                     good release from the history (its firewall and its services) and fail; prune
 #   retire            on delete: take the stack down if this release is the current one
 #   gate              only the health gate, against what runs now
 # Every action holds the host's lock, so rollouts never interleave, and a host serves one stack.
 # Secrets arrive on stdin only; nothing here prints them.
+# Every variable in sh is global: the script's own are readonly, a function's carry its name.
 set -eu
 
 release_dir=$(cd "$(dirname "$0")" && pwd)
+readonly release_dir
 release_id=$(basename "$release_dir")
+readonly release_id
 app_dir=$(dirname "$(dirname "$release_dir")")
-current="$app_dir/current"
+readonly app_dir
+readonly current="$app_dir/current"
 # Releases that were activated, oldest first; and those whose activation failed since.
-history="$app_dir/releases.log"
-failed="$app_dir/failed.log"
-owner="$app_dir/stack"
+readonly history="$app_dir/releases.log"
+readonly failed="$app_dir/failed.log"
+readonly owner="$app_dir/stack"
+readonly activation_log="$release_dir/activation.log"
+# shellcheck source=/dev/null
 . "$release_dir/release.env"
 
 say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
 
 compose() {
-  dir=$1
+  compose_dir=$1
   shift
-  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$dir" -f "$dir/$COMPOSE_FILE" "$@"
+  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$compose_dir" \
+    -f "$compose_dir/$COMPOSE_FILE" "$@"
 }
 
 hold_lock() {
@@ -50,28 +59,44 @@ point_current_at() {
   mv -T "$current.next" "$current"
 }
 
-receive_secrets() {
-  hold_lock
-  umask 077
-  secrets="$release_dir/$SECRETS_DIR"
-  mkdir -p "$secrets"
-  while read -r name encoded; do
-    case " $SECRET_FILES " in
-      *" $name "*) ;;
-      *) say "refusing unexpected secret file name"; exit 1 ;;
-    esac
-    printf '%s' "$encoded" | base64 -d > "$secrets/$name.partial"
-    chmod 0600 "$secrets/$name.partial"
-    mv "$secrets/$name.partial" "$secrets/$name"
-  done
-  for name in $SECRET_FILES; do
-    [ -s "$secrets/$name" ] || { say "secret file $name was not received"; exit 1; }
+# The newest release in the history, other than this one, that is still on the host: an
+# interrupted activation may have moved `current` already, the history only records good ones.
+last_good_release() {
+  [ -f "$history" ] || return 0
+  for last_good_release_id in $(tac "$history"); do
+    if [ "$last_good_release_id" != "$release_id" ] && [ -d "$app_dir/releases/$last_good_release_id" ]; then
+      echo "$app_dir/releases/$last_good_release_id"
+      return 0
+    fi
   done
 }
 
+receive_secrets() {
+  hold_lock
+  umask 077
+  receive_secrets_dir="$release_dir/$SECRETS_DIR"
+  mkdir -p "$receive_secrets_dir"
+  while read -r receive_secrets_name receive_secrets_encoded; do
+    case " $SECRET_FILES " in
+      *" $receive_secrets_name "*) ;;
+      *) say "refusing unexpected secret file name"; exit 1 ;;
+    esac
+    printf '%s' "$receive_secrets_encoded" | base64 -d > "$receive_secrets_dir/$receive_secrets_name.partial"
+    chmod 0600 "$receive_secrets_dir/$receive_secrets_name.partial"
+    mv "$receive_secrets_dir/$receive_secrets_name.partial" "$receive_secrets_dir/$receive_secrets_name"
+  done
+  for receive_secrets_name in $SECRET_FILES; do
+    [ -s "$receive_secrets_dir/$receive_secrets_name" ] || { say "secret file $receive_secrets_name was not received"; exit 1; }
+  done
+}
+
+# A release's rules apply now; they become the boot script only once the release is good.
 apply_firewall() {
+  sudo -n sh "$1/$FIREWALL_RULES"
+}
+
+install_firewall_for_boot() {
   sudo -n install -m 0755 "$1/$FIREWALL_RULES" "$FIREWALL_SCRIPT"
-  sudo -n "$FIREWALL_SCRIPT"
   # Back at every boot on any host with systemd (on OCI, cloud-init installed the same unit).
   if command -v systemctl > /dev/null; then
     sudo -n install -m 0644 "$1/$FIREWALL_UNIT" "$UNIT_DIR/$FIREWALL_UNIT"
@@ -83,11 +108,11 @@ apply_firewall() {
 # LiveKit's host settings (UDP buffers): raised, never lowered, and kept for the next boot.
 apply_tuning() {
   sudo -n install -m 0644 "$1/$SYSCTL_CONF" "$SYSCTL_PATH"
-  while IFS='=' read -r key value; do
-    [ -n "$key" ] || continue
-    setting=$(sysctl -n "$key" 2> /dev/null || echo 0)
-    if [ "$setting" -lt "$value" ]; then
-      sudo -n sysctl -q -w "$key=$value"
+  while IFS='=' read -r apply_tuning_key apply_tuning_value; do
+    [ -n "$apply_tuning_key" ] || continue
+    apply_tuning_setting=$(sysctl -n "$apply_tuning_key" 2> /dev/null || echo 0)
+    if [ "$apply_tuning_setting" -lt "$apply_tuning_value" ]; then
+      sudo -n sysctl -q -w "$apply_tuning_key=$apply_tuning_value"
     fi
   done < "$1/$SYSCTL_CONF"
 }
@@ -108,8 +133,8 @@ install_meter() {
   [ -n "$EGRESS_METER" ] || return 0
   sudo -n install -m 0755 "$release_dir/$EGRESS_METER" "$EGRESS_METER_PATH"
   if command -v systemctl > /dev/null; then
-    for unit in "$EGRESS_SERVICE" "$EGRESS_TIMER"; do
-      sudo -n install -m 0644 "$release_dir/$unit" "$UNIT_DIR/$unit"
+    for install_meter_unit in "$EGRESS_SERVICE" "$EGRESS_TIMER"; do
+      sudo -n install -m 0644 "$release_dir/$install_meter_unit" "$UNIT_DIR/$install_meter_unit"
     done
     sudo -n systemctl daemon-reload
     sudo -n systemctl enable --now "$EGRESS_TIMER"
@@ -118,19 +143,19 @@ install_meter() {
 
 gate() {
   # Each check: hostname=service. Through Caddy on this host, as Cloudflare would connect.
-  for check in $GATE_CHECKS; do
-    host=${check%%=*}
-    attempt=1
-    until gate_curl --resolve "$host:$HTTPS_PORT:127.0.0.1" "https://$host:$HTTPS_PORT$HEALTH_ROUTE" > /dev/null; do
-      if [ "$attempt" -ge "$GATE_ATTEMPTS" ]; then
-        failed_check=$check
+  for gate_check in $GATE_CHECKS; do
+    gate_host=${gate_check%%=*}
+    gate_attempt=1
+    until gate_curl --resolve "$gate_host:$HTTPS_PORT:127.0.0.1" "https://$gate_host:$HTTPS_PORT$HEALTH_ROUTE" > /dev/null; do
+      if [ "$gate_attempt" -ge "$GATE_ATTEMPTS" ]; then
+        gate_failed_check=$gate_check
         return 1
       fi
-      say "waiting for https://$host$HEALTH_ROUTE ($attempt/$GATE_ATTEMPTS)"
-      attempt=$((attempt + 1))
+      say "waiting for https://$gate_host$HEALTH_ROUTE ($gate_attempt/$GATE_ATTEMPTS)"
+      gate_attempt=$((gate_attempt + 1))
       sleep "$GATE_INTERVAL_SECONDS"
     done
-    say "healthy: https://$host$HEALTH_ROUTE"
+    say "healthy: https://$gate_host$HEALTH_ROUTE"
   done
 }
 
@@ -141,29 +166,28 @@ forget() { # file id: drops id from a list file
   fi
 }
 
+# Restores first: what it writes down afterwards is best effort, so a full disk cannot stop it.
 roll_back() {
-  reason=$1
-  service=$2
-  say "FAILED: $reason"
-  say "last log lines of ${service:-the services}:"
-  compose "$release_dir" logs --no-color --tail "$LOG_LINES" ${service:+"$service"} >&2 || true
-  forget "$failed" "$release_id"
-  echo "$release_id" >> "$failed"
-  if [ -n "$previous" ] && [ "$previous" != "$release_dir" ] && [ -d "$previous" ]; then
-    say "restoring the previous release $(basename "$previous")"
-    apply_firewall "$previous"
-    point_current_at "$previous"
+  say "FAILED: $1"
+  say "last log lines of ${2:-the services}:"
+  compose "$release_dir" logs --no-color --tail "$LOG_LINES" ${2:+"$2"} >&2 || true
+  roll_back_previous=$(last_good_release)
+  if [ -n "$roll_back_previous" ]; then
+    say "restoring the previous release $(basename "$roll_back_previous")"
+    apply_firewall "$roll_back_previous" || say "the previous release's firewall did not apply"
     # --build: the socket server image tag is shared, and now holds the failed release's build.
-    if compose "$previous" up --detach --build --wait --remove-orphans >&2; then
+    if compose "$roll_back_previous" up --detach --build --wait --remove-orphans >&2; then
       say "previous release restored"
     else
       say "the previous release did not come back healthy either"
     fi
+    point_current_at "$roll_back_previous" || true
   else
     say "no previous release to restore: stopping this one"
     compose "$release_dir" down --remove-orphans >&2 || true
-    rm -f "$current" "$owner"
+    rm -f "$current" "$owner" || true
   fi
+  { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
   exit 1
 }
 
@@ -175,31 +199,34 @@ record_success() {
 
 prune() {
   # Releases that fell out of the kept set, and failed attempts: the live one is never among them.
-  dropped=$(head -n "-$KEEP_RELEASES" "$history")
-  for id in $dropped $(cat "$failed" 2> /dev/null || true); do
-    say "pruning release $id"
-    rm -rf "${app_dir:?}/releases/${id:?}"
+  prune_dropped=$(head -n "-$KEEP_RELEASES" "$history")
+  for prune_id in $prune_dropped $(cat "$failed" 2> /dev/null || true); do
+    say "pruning release $prune_id"
+    rm -rf "${app_dir:?}/releases/${prune_id:?}"
   done
   tail -n "$KEEP_RELEASES" "$history" > "$history.next"
   mv "$history.next" "$history"
   rm -f "$failed"
+  # Images and build cache no kept release uses: superseded builds of the socket server.
+  docker image prune --force > /dev/null 2>&1 || true
+  docker builder prune --force > /dev/null 2>&1 || true
 }
 
 # The socket server's source arrives as one archive; docker compose builds from the folder.
 unpack_source() {
-  archive="$release_dir/$SOCKET_SERVER_ARCHIVE"
-  target="$release_dir/$SOCKET_SERVER_DIR"
-  if [ ! -f "$archive" ] || [ -d "$target" ]; then
+  unpack_source_archive="$release_dir/$SOCKET_SERVER_ARCHIVE"
+  unpack_source_target="$release_dir/$SOCKET_SERVER_DIR"
+  if [ ! -f "$unpack_source_archive" ] || [ -d "$unpack_source_target" ]; then
     return 0
   fi
-  rm -rf "$target.next"
-  mkdir -p "$target.next"
-  if ! base64 -d < "$archive" | tar -xzf - --no-same-owner -C "$target.next"; then
-    rm -rf "$target.next"
+  rm -rf "$unpack_source_target.next"
+  mkdir -p "$unpack_source_target.next"
+  if ! base64 -d < "$unpack_source_archive" | tar -xzf - --no-same-owner -C "$unpack_source_target.next"; then
+    rm -rf "$unpack_source_target.next"
     say "the socket server's source archive did not unpack"
     exit 1
   fi
-  mv "$target.next" "$target"
+  mv "$unpack_source_target.next" "$unpack_source_target"
 }
 
 # A private image: logged in for the pull only, the password on stdin (never on a command line);
@@ -215,38 +242,49 @@ pull_private_image() {
       "socketServerRegistryPassword (a token that can read the package)"
     exit 1
   fi
-  pulled=0
-  compose "$release_dir" pull socket-server >&2 || pulled=$?
+  pull_private_image_status=0
+  compose "$release_dir" pull socket-server >&2 || pull_private_image_status=$?
   docker logout "$REGISTRY" > /dev/null 2>&1 || true
-  if [ "$pulled" -ne 0 ]; then
+  if [ "$pull_private_image_status" -ne 0 ]; then
     say "pulling the socket server image failed; nothing was changed on the host"
     exit 1
   fi
 }
 
-activate() {
+activate_detached() {
   hold_lock
   claim_host
-  previous=$(readlink "$current" 2> /dev/null || true)
   unpack_source
   pull_private_image
   apply_firewall "$release_dir"
   apply_tuning "$release_dir"
-  point_current_at "$release_dir"
   say "starting services"
   if ! compose "$release_dir" up --detach --build --wait --remove-orphans >&2; then
-    unhealthy=$(compose "$release_dir" ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2> /dev/null |
+    activate_unhealthy=$(compose "$release_dir" ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2> /dev/null |
       awk '$2 != "healthy" { print $1; exit }')
-    roll_back "docker compose up --wait: ${unhealthy:-a service} did not become healthy" "${unhealthy:-}"
+    roll_back "docker compose up --wait: ${activate_unhealthy:-a service} did not become healthy" "${activate_unhealthy:-}"
   fi
-  failed_check=""
+  gate_failed_check=""
   if ! gate; then
-    roll_back "health gate: https://${failed_check%%=*}$HEALTH_ROUTE did not answer" "${failed_check#*=}"
+    roll_back "health gate: https://${gate_failed_check%%=*}$HEALTH_ROUTE did not answer" "${gate_failed_check#*=}"
   fi
   record_success
+  point_current_at "$release_dir"
+  install_firewall_for_boot "$release_dir"
   install_meter
   prune
   say "release active"
+}
+
+# The SSH session only follows the activation: it runs in a session of its own, logging to a file,
+# so a dropped connection or a cancelled job does not end it halfway; a retry waits for its lock.
+activate() {
+  touch "$activation_log"
+  activate_from=$(($(wc -c < "$activation_log") + 1))
+  setsid sh "$release_dir/$RELEASE_SCRIPT" activate-detached >> "$activation_log" 2>&1 < /dev/null &
+  activate_worker=$!
+  tail --bytes="+$activate_from" --pid="$activate_worker" --follow "$activation_log" >&2 || true
+  wait "$activate_worker"
 }
 
 retire() {
@@ -262,6 +300,7 @@ retire() {
 case "${1:-}" in
   receive-secrets) receive_secrets ;;
   activate) activate ;;
+  activate-detached) activate_detached ;;
   retire) retire ;;
   gate) gate ;;
   *) echo "usage: $0 receive-secrets|activate|retire|gate" >&2; exit 2 ;;

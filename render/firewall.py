@@ -9,7 +9,12 @@ Oracle's images it also carries the boot volume's rules.
 
 A public port with a redirect (TURN/TLS on 443) is split by source in the nat table's own chain:
 Cloudflare's ranges keep reaching the port's web service, everyone else is redirected to the
-listener, and the filter chain accepts the listener only for connections the redirect made.
+listener, and the filter chain accepts the listener only for connections the redirect made. The
+redirect matches only connections addressed to the host itself: containers' own outbound HTTPS
+passes PREROUTING too, and must reach the internet, not LiveKit.
+
+Containers on Docker's bridges cannot reach the instance metadata service (its credentials are
+the instance's): a chain first in DOCKER-USER, the place Docker keeps for rules of the host's own.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from model.ports import INTERNAL_PORTS, PUBLIC_PORTS, Ingress, IpFamily
 
 CHAIN = "FLOWSPACE-INGRESS"
 REDIRECT_CHAIN = "FLOWSPACE-REDIRECT"
+CONTAINER_CHAIN = "FLOWSPACE-CONTAINERS"
+# Docker jumps to this chain first from FORWARD; it keeps rules already there.
+DOCKER_USER_CHAIN = "DOCKER-USER"
+METADATA_SERVICE = "169.254.169.254/32"
 _TOOLS: dict[IpFamily, str] = {4: "iptables", 6: "ip6tables"}
 _UDP_REJECT: dict[IpFamily, str] = {4: "icmp-port-unreachable", 6: "icmp6-port-unreachable"}
 
@@ -41,7 +50,7 @@ def redirect_rules(ingress: Ingress) -> list[str]:
     for port in ingress.public_ports:
         if port.redirected_to is None:
             continue
-        match = f"-p {port.protocol} -m {port.protocol} --dport {port.spec}"
+        match = f"-p {port.protocol} -m {port.protocol} --dport {port.spec} -m addrtype --dst-type LOCAL"
         edge = ingress.origin_lock_cidrs or ()
         rules += [f'-A {REDIRECT_CHAIN} -s {source} {match} -m comment --comment "edge" -j RETURN' for source in edge]
         rules.append(
@@ -67,6 +76,15 @@ def _ruleset(ingress: Ingress, family: IpFamily) -> str:
             f"-A {CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
             *ingress_rules(ingress, family),
             *rejects,
+            *(
+                [
+                    f":{CONTAINER_CHAIN} - [0:0]",
+                    f'-A {CONTAINER_CHAIN} -d {METADATA_SERVICE} -m comment --comment "instance metadata" '
+                    "-j REJECT --reject-with icmp-host-prohibited",
+                ]
+                if family == 4
+                else []
+            ),
             "COMMIT",
             # Declared even when empty, so that a release without a redirect removes an older one's.
             # IPv4 only: the redirected hostname has an A record alone.
@@ -81,15 +99,18 @@ def render_firewall_script(ingress: Ingress) -> str:
 set -eu
 
 # Our chain is its parent's first rule; a placement from an older release is dropped once this one holds.
+# (Every variable in sh is global: a function's carry its name.)
 first_in() {{
-  tool=$1 table=$2 parent=$3 chain=$4
-  if [ "$("$tool" --wait -t "$table" -S "$parent" | sed -n 2p)" != "-A $parent -j $chain" ]; then
-    "$tool" --wait -t "$table" -I "$parent" 1 -j "$chain"
+  first_in_tool=$1 first_in_table=$2 first_in_parent=$3 first_in_chain=$4
+  if [ "$("$first_in_tool" --wait -t "$first_in_table" -S "$first_in_parent" | sed -n 2p)" \
+    != "-A $first_in_parent -j $first_in_chain" ]; then
+    "$first_in_tool" --wait -t "$first_in_table" -I "$first_in_parent" 1 -j "$first_in_chain"
   fi
-  while [ "$("$tool" --wait -t "$table" -S "$parent" | grep -c -x -- "-A $parent -j $chain")" -gt 1 ]; do
-    last=$("$tool" --wait -t "$table" -L "$parent" --line-numbers -n |
-      awk -v c="$chain" '$2 == c {{ n = $1 }} END {{ print n }}')
-    "$tool" --wait -t "$table" -D "$parent" "$last"
+  while [ "$("$first_in_tool" --wait -t "$first_in_table" -S "$first_in_parent" |
+    grep -c -x -- "-A $first_in_parent -j $first_in_chain")" -gt 1 ]; do
+    first_in_last=$("$first_in_tool" --wait -t "$first_in_table" -L "$first_in_parent" --line-numbers -n |
+      awk -v c="$first_in_chain" '$2 == c {{ n = $1 }} END {{ print n }}')
+    "$first_in_tool" --wait -t "$first_in_table" -D "$first_in_parent" "$first_in_last"
   done
 }}
 
@@ -98,6 +119,9 @@ iptables-restore --wait --noflush <<'RULES'
 RULES
 first_in iptables filter INPUT {CHAIN}
 first_in iptables nat PREROUTING {REDIRECT_CHAIN}
+# Docker creates {DOCKER_USER_CHAIN} when it starts (the boot unit runs before it) and keeps what is in it.
+iptables --wait -N {DOCKER_USER_CHAIN} 2> /dev/null || true
+first_in iptables filter {DOCKER_USER_CHAIN} {CONTAINER_CHAIN}
 
 if command -v ip6tables-restore > /dev/null && ip6tables --wait -S INPUT > /dev/null 2>&1; then
   ip6tables-restore --wait --noflush <<'RULES'

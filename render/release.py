@@ -65,6 +65,7 @@ def _release_env(settings: ReleaseSettings) -> str:
     services = {settings.socket_hostname: "socket-server", settings.livekit_hostname: "livekit"}
     values = {
         "STACK": settings.stack,
+        "RELEASE_SCRIPT": layout.RELEASE_SCRIPT,
         "LOCK_WAIT_SECONDS": str(settings.lock_wait_seconds),
         "COMPOSE_PROJECT": layout.COMPOSE_PROJECT,
         "COMPOSE_FILE": layout.COMPOSE_FILE,

@@ -10,6 +10,8 @@ import os
 import shutil
 import stat
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,14 +101,23 @@ class Host:
 
     def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         script = self.app / "releases" / identifier / "release.sh"
+        # In the host's own folder, as a login shell would be: never in the checkout.
         return subprocess.run(
-            ["sh", str(script), action], input=stdin, capture_output=True, text=True, env=self.env(), timeout=60
+            ["sh", str(script), action],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=60,
+            cwd=self.root,
         )
 
     def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
         """What deleting an activation runs (the release may be pruned already)."""
         command = retire_command(str(self.app / "releases" / identifier / "release.sh"))
-        return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=self.env(), timeout=60)
+        return subprocess.run(
+            ["sh", "-c", command], capture_output=True, text=True, env=self.env(), timeout=60, cwd=self.root
+        )
 
     def deploy(self, identifier: str, secrets: dict[str, str] = SECRETS) -> subprocess.CompletedProcess[str]:
         received = self.run(identifier, "receive-secrets", secrets_stdin(secrets))
@@ -314,6 +325,7 @@ def test_concurrent_activations_take_turns(host: Host) -> None:
             env=env,
             stderr=subprocess.PIPE,
             text=True,
+            cwd=host.root,
         )
         for identifier in (first, second)
     ]
@@ -448,3 +460,106 @@ def test_the_release_raises_udp_buffers_for_livekit_and_never_lowers_them(host: 
     assert not [line for line in commands if "sysctl -q -w net.core.wmem_max" in line], "a higher value was lowered"
     kept = (host.root / "sbin" / "60-flowspace.conf").read_text()
     assert kept == "net.core.rmem_max=5000000\nnet.core.wmem_max=5000000\n"
+
+
+def _activation_workers(release: Path) -> list[int]:
+    """The detached activations of one release (their own sessions), by their command lines."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(release / "release.sh").encode() in argv and b"activate-detached" in argv:
+            found.append(int(proc.name))
+    return found
+
+
+def _start_activation(host: Host, identifier: str, up_seconds: str) -> subprocess.Popen[str]:
+    assert host.run(identifier, "receive-secrets", secrets_stdin(SECRETS)).returncode == 0
+    return subprocess.Popen(
+        ["sh", str(host.app / "releases" / identifier / "release.sh"), "activate"],
+        env={**host.env(), "STANDIN_UP_SECONDS": up_seconds},
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=host.root,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_dropped_session_leaves_the_activation_running_to_the_end(host: Host) -> None:
+    first = host.upload(1)
+    session = _start_activation(host, first, up_seconds="2")
+    release = host.app / "releases" / first
+    _wait_for(lambda: bool(_activation_workers(release)))
+    session.kill()  # the SSH channel drops: the command that followed the log is gone
+    session.wait()
+    _wait_for(lambda: not _activation_workers(release))
+    assert host.current() == first and host.running() == first
+    assert "release active" in (release / "activation.log").read_text()
+    retry = host.run(first, "activate")
+    assert retry.returncode == 0, retry.stderr
+    assert host.current() == first and (host.app / "releases.log").read_text().split() == [first]
+
+
+def test_a_killed_activation_is_finished_by_a_retry(host: Host) -> None:
+    good, second = host.upload(1), host.upload(2)
+    assert host.deploy(good).returncode == 0
+    session = _start_activation(host, second, up_seconds="5")
+    release = host.app / "releases" / second
+    _wait_for(
+        lambda: any(
+            f"/{second} " in line and " up --detach" in line
+            for line in (host.standin_dir / "argv.log").read_text().splitlines()
+        )
+    )
+    for worker in _activation_workers(release):
+        os.kill(worker, 9)
+    session.wait(timeout=30)
+    assert host.current() == good, "an interrupted activation must leave the last good release in place"
+    retry = host.run(second, "activate")
+    assert retry.returncode == 0, retry.stderr
+    assert host.current() == second and host.running() == second
+    assert (host.app / "releases.log").read_text().split() == [good, second]
+
+
+def test_a_retried_failing_activation_still_restores_the_last_good_release(host: Host) -> None:
+    good, bad = host.upload(1), host.upload(2)
+    assert host.deploy(good).returncode == 0
+    host.mark(bad, "fail-health")
+    session = _start_activation(host, bad, up_seconds="5")
+    release = host.app / "releases" / bad
+    _wait_for(lambda: bool(_activation_workers(release)))
+    time.sleep(1)
+    for worker in _activation_workers(release):
+        os.kill(worker, 9)
+    session.wait(timeout=30)
+    retry = host.run(bad, "activate")
+    assert retry.returncode != 0
+    assert f"restoring the previous release {good}" in retry.stderr, retry.stderr
+    assert "no previous release" not in retry.stderr
+    assert host.current() == good and host.running() == good
+
+
+def test_a_failing_first_release_never_becomes_the_boot_firewall(host: Host) -> None:
+    bad = host.upload(1)
+    host.mark(bad, "fail-health")
+    assert host.deploy(bad).returncode != 0
+    assert not (host.root / "sbin" / "flowspace-firewall").exists(), "an unproven firewall was installed for boot"
+
+
+def test_a_rollback_restores_even_when_its_bookkeeping_cannot_be_written(host: Host) -> None:
+    good, bad = host.upload(1), host.upload(2)
+    assert host.deploy(good).returncode == 0
+    host.mark(bad, "fail-health")
+    (host.app / "failed.log").mkdir()  # writing the failure down fails, as on a full disk
+    result = host.deploy(bad)
+    assert result.returncode == 1
+    assert "previous release restored" in result.stderr
+    assert host.current() == good and host.running() == good

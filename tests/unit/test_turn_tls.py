@@ -77,7 +77,8 @@ def test_the_release_carries_the_certificate_and_key_as_secrets_and_redirects_44
     firewall = upload(turn, "firewall.sh")
     assert re.search(rf"-A {REDIRECT_CHAIN} -s 173\.245\.48\.0/20 .*--dport 443 .*-j RETURN", firewall)
     assert (
-        f'--dport 443 -m comment --comment "turn-tls" -j REDIRECT --to-ports {ports.TURN_TLS_LISTENER.port}' in firewall
+        f'--dport 443 -m addrtype --dst-type LOCAL -m comment --comment "turn-tls" '
+        f"-j REDIRECT --to-ports {ports.TURN_TLS_LISTENER.port}" in firewall
     )
     off = run_program()
     assert not {layout.TURN_CERTIFICATE_FILE, layout.TURN_KEY_FILE} & secret_files(off)
