@@ -180,6 +180,12 @@ def test_4_only_the_ports_table_is_exposed_and_web_only_to_the_edge(site: Site) 
     check_exposure(site)
 
 
+def test_4a_nothing_listens_on_udp_443_that_the_firewall_does_not_manage(site: Site) -> None:
+    listening = site.pair.run(site.pair.server, "ss", "-Hulnp").stdout
+    https = ports.HTTPS.first
+    assert not [line for line in listening.splitlines() if f":{https} " in line], f"UDP {https} is open:\n{listening}"
+
+
 def test_4b_the_health_gate_verifies_the_certificate_caddy_serves(site: Site, tmp_path: Path) -> None:
     check_gate_verifies_the_served_certificate(site, tmp_path)
 
