@@ -34,8 +34,6 @@ from pathlib import Path
 from model import versions
 from testbed.docker_host import DockerEngine
 
-IMAGE_NAMES = (versions.LIVEKIT_IMAGE, versions.CADDY_IMAGE, versions.NODE_IMAGE)
-
 BUSYBOX = Path("/bin/busybox")
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # In the node image: npm's cache, readable and writable by root and by the node user alike.
@@ -371,7 +369,7 @@ def recipes(livekit_server: str, caddy: str, node_projects: Sequence[Path]) -> l
 
 
 def import_images(engine: DockerEngine, livekit_server: str, caddy: str, node_projects: Sequence[Path]) -> None:
-    """Tags IMAGE_NAMES in the engine, each imported from its (cached) tarball."""
+    """Tags the images the compose file names in the engine, each imported from its (cached) tarball."""
     for recipe in recipes(livekit_server, caddy, node_projects):
         tarball = build_tarball(recipe)
         changes = [f"--change={change}" for change in recipe.changes]
