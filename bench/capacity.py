@@ -71,7 +71,7 @@ def main() -> None:
         hosts = Path("/etc/netns") / site.pair.server
         hosts.mkdir(parents=True)
         (hosts / "hosts").write_text("".join(f"127.0.0.1 {host}\n" for host in ("localhost", *HOSTNAMES)))
-        server_pids = [site.stack.services[name].process.pid for name in ("socket-server", "caddy")]
+        server_pids = [site.service_pid(name) for name in ("socket-server", "caddy")]
         for pid in server_pids:
             pin_to_server_core(pid)
         rows = []

@@ -71,7 +71,7 @@ def cpu_share(pid: int, share: float) -> Iterator[None]:
 
 
 def livekit_pid(site: Site) -> int:
-    return site.stack.services["livekit"].process.pid
+    return site.service_pid("livekit")
 
 
 def step(

@@ -28,9 +28,9 @@ from model.ports import Ingress
 from model.project import Project
 from render.release import (
     AppSecrets,
+    Release,
     ReleaseSettings,
     TurnKeyPair,
-    release_id,
     render_plain_files,
     render_secret_files,
     retire_command,
@@ -171,7 +171,7 @@ class Rollout(pulumi.ComponentResource):
         # The id hashes the secret files too (so a rotated secret re-rolls); a truncated
         # SHA-256 reveals nothing of them, and the id must be readable in paths and diffs.
         this_release = pulumi.Output.unsecret(
-            pulumi.Output.all(plain_files, secret_files).apply(lambda files: release_id(files[0], files[1]))
+            pulumi.Output.all(plain_files, secret_files).apply(lambda files: Release(files[0], files[1]).id)
         )
         release_dir = pulumi.Output.concat(app_dir(target.user), f"/{RELEASES_DIR}/", this_release)
         script_path = pulumi.Output.concat(release_dir, f"/{RELEASE_SCRIPT}")

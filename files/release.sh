@@ -3,10 +3,15 @@
 #   receive-secrets   read "name base64" lines on stdin into the secrets folder (mode 0600)
 #   activate          runs the activation detached from the SSH session and follows its log: a
 #                     dropped session leaves it running, and a retry waits for it, then converges
-#   (the activation)  firewall, docker compose up --wait, health gate; on failure restore the last
-#                     good release from the history (its firewall and its services) and fail; prune
+#   (the activation)  build, firewall, converge the services, health gate; on failure the last good
+#                     release from the history restores itself (its firewall and services); prune
+#   restore           (by a later release's rollback, under its lock) this release's services again
 #   retire            on delete: take the stack down if this release is the current one
 #   gate              only the health gate, against what runs now
+# Converging recreates only the services whose image, settings or mounted files changed: mounted
+# files are copied to the mounts folder under their content's digest, Caddy's files live in a
+# folder of their own and a change to them is a graceful reload, and a new socket server starts in
+# the idle one of two slots, takes over once healthy, and the old one stops after the gate.
 # Every action holds the host's lock, so rollouts never interleave, and a host serves one stack.
 # Secrets arrive on stdin only; nothing here prints them.
 # Every variable in sh is global: the script's own are readonly, a function's carry its name.
@@ -24,16 +29,22 @@ readonly history="$app_dir/releases.log"
 readonly failed="$app_dir/failed.log"
 readonly owner="$app_dir/stack"
 readonly activation_log="$release_dir/activation.log"
+releases_dir=$(dirname "$release_dir")
+readonly releases_dir
 # shellcheck source=/dev/null
 . "$release_dir/release.env"
+readonly mounts_dir="$app_dir/$MOUNTS_DIR"
+readonly mounts_env="$release_dir/$MOUNTS_ENV"
+readonly caddy_dir="$app_dir/$CADDY_DIR"
+readonly upstream_file="$caddy_dir/$SOCKET_UPSTREAM_FILE"
+readonly live_slot_file="$app_dir/$LIVE_SLOT_FILE"
 
 say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
 
+# Only this release's compose file, with the paths its mounts were staged at.
 compose() {
-  compose_dir=$1
-  shift
-  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$compose_dir" \
-    -f "$compose_dir/$COMPOSE_FILE" "$@"
+  docker compose --project-name "$COMPOSE_PROJECT" --project-directory "$release_dir" \
+    --env-file "$mounts_env" -f "$release_dir/$COMPOSE_FILE" "$@"
 }
 
 hold_lock() {
@@ -166,29 +177,153 @@ forget() { # file id: drops id from a list file
   fi
 }
 
+# Each mounted file at mounts/<digest of its content>: a file left as it was keeps its path, so
+# compose sees no change in the service that mounts it. The paths go to compose as variables.
+stage_mounts() {
+  mkdir -p "$mounts_dir"
+  chmod 0700 "$mounts_dir"
+  : > "$mounts_env.next"
+  for stage_mounts_pair in $MOUNTS; do
+    stage_mounts_source="$release_dir/${stage_mounts_pair#*=}"
+    stage_mounts_path="$mounts_dir/$(sha256sum < "$stage_mounts_source" | cut -d' ' -f1)"
+    if [ ! -f "$stage_mounts_path" ]; then
+      install -m 0600 "$stage_mounts_source" "$stage_mounts_path.next"
+      mv "$stage_mounts_path.next" "$stage_mounts_path"
+    fi
+    printf '%s=%s\n' "${stage_mounts_pair%%=*}" "$stage_mounts_path" >> "$mounts_env.next"
+  done
+  printf '%s=%s\n' "$CADDY_DIR_VARIABLE" "$caddy_dir" >> "$mounts_env.next"
+  mv "$mounts_env.next" "$mounts_env"
+}
+
+# Caddy's folder outlives releases; each of its files is replaced atomically, and only if it changed.
+stage_caddy() {
+  stage_caddy_changed=""
+  mkdir -p "$caddy_dir"
+  chmod 0700 "$caddy_dir"
+  for stage_caddy_pair in $CADDY_FILES; do
+    stage_caddy_target="$caddy_dir/${stage_caddy_pair%%=*}"
+    stage_caddy_source="$release_dir/${stage_caddy_pair#*=}"
+    if ! cmp -s "$stage_caddy_source" "$stage_caddy_target"; then
+      mkdir -p "$(dirname "$stage_caddy_target")"
+      install -m 0600 "$stage_caddy_source" "$stage_caddy_target.next"
+      mv "$stage_caddy_target.next" "$stage_caddy_target"
+      stage_caddy_changed=yes
+    fi
+  done
+}
+
+upstream_line() {
+  for upstream_line_pair in $SOCKET_SLOTS; do
+    if [ "${upstream_line_pair%%=*}" = "$1" ]; then
+      printf 'to 127.0.0.1:%s\n' "${upstream_line_pair#*=}"
+    fi
+  done
+}
+
+# A slot is current when its container runs this release's socket server as it is: the settings
+# compose would give it now, and the image the release names.
+slot_is_current() {
+  slot_is_current_container=$(compose ps --quiet --status running "socket-server-$1" 2> /dev/null || true)
+  [ -n "$slot_is_current_container" ] || return 1
+  slot_is_current_wanted=$(compose config --hash "socket-server-$1" | cut -d' ' -f2)
+  slot_is_current_image=$(docker image inspect --format '{{.Id}}' "$SOCKET_SERVER_IMAGE" 2> /dev/null || true)
+  slot_is_current_has=$(docker inspect --format \
+    '{{index .Config.Labels "com.docker.compose.config-hash"}} {{.Image}}' "$slot_is_current_container")
+  [ "$slot_is_current_has" = "$slot_is_current_wanted $slot_is_current_image" ]
+}
+
+# The live slot when it already runs this release's socket server; else the first other one.
+next_slot() {
+  if [ -n "$1" ] && slot_is_current "$1"; then
+    echo "$1"
+    return 0
+  fi
+  for next_slot_pair in $SOCKET_SLOTS; do
+    if [ "${next_slot_pair%%=*}" != "$1" ]; then
+      echo "${next_slot_pair%%=*}"
+      return 0
+    fi
+  done
+}
+
+reload_caddy() {
+  say "reloading Caddy (open connections stay)"
+  compose exec -T caddy caddy reload --config "$CADDY_DIR_IN_CONTAINER/$CADDYFILE" --adapter caddyfile \
+    --address "$CADDY_ADMIN" --force >&2
+}
+
+# Brings the services to this release. Compose recreates only what changed; Caddy reloads; the
+# socket server moves slots when it changed. The old slot keeps running until the gate has passed
+# (stop_idle_slots), so a rollback moves back to it. On failure sets converge_failed to the step
+# and converge_unhealthy to the service, when one can be named.
+converge() {
+  converge_failed=""
+  converge_unhealthy=""
+  stage_mounts
+  stage_caddy
+  converge_live=$(cat "$live_slot_file" 2> /dev/null || true)
+  converge_slot=$(next_slot "$converge_live")
+  # Caddy, on its first start, needs an upstream to import.
+  [ -f "$upstream_file" ] || upstream_line "$converge_slot" > "$upstream_file"
+  say "starting services (the socket server in slot $converge_slot)"
+  if ! compose up --detach --wait --remove-orphans livekit caddy "socket-server-$converge_slot" >&2; then
+    converge_failed="docker compose up --wait"
+    converge_unhealthy=$(compose ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2> /dev/null |
+      awk '$2 != "healthy" { print $1; exit }')
+    return 0
+  fi
+  if [ "$(cat "$upstream_file")" != "$(upstream_line "$converge_slot")" ]; then
+    upstream_line "$converge_slot" > "$upstream_file.next"
+    mv "$upstream_file.next" "$upstream_file"
+    stage_caddy_changed=yes
+  fi
+  if [ -n "$stage_caddy_changed" ] && ! reload_caddy; then
+    converge_failed="caddy reload"
+    converge_unhealthy=caddy
+    return 0
+  fi
+  printf '%s\n' "$converge_slot" > "$live_slot_file"
+}
+
+stop_idle_slots() {
+  for stop_idle_slots_pair in $SOCKET_SLOTS; do
+    stop_idle_slots_slot=${stop_idle_slots_pair%%=*}
+    if [ "$stop_idle_slots_slot" != "$(cat "$live_slot_file")" ]; then
+      compose rm --stop --force "socket-server-$stop_idle_slots_slot" > /dev/null 2>&1 || true
+    fi
+  done
+}
+
 # Restores first: what it writes down afterwards is best effort, so a full disk cannot stop it.
 roll_back() {
   say "FAILED: $1"
   say "last log lines of ${2:-the services}:"
-  compose "$release_dir" logs --no-color --tail "$LOG_LINES" ${2:+"$2"} >&2 || true
+  compose logs --no-color --tail "$LOG_LINES" ${2:+"$2"} >&2 || true
   roll_back_previous=$(last_good_release)
   if [ -n "$roll_back_previous" ]; then
     say "restoring the previous release $(basename "$roll_back_previous")"
-    apply_firewall "$roll_back_previous" || say "the previous release's firewall did not apply"
-    # --build: the socket server image tag is shared, and now holds the failed release's build.
-    if compose "$roll_back_previous" up --detach --build --wait --remove-orphans >&2; then
-      say "previous release restored"
-    else
-      say "the previous release did not come back healthy either"
-    fi
-    point_current_at "$roll_back_previous" || true
+    sh "$roll_back_previous/$RELEASE_SCRIPT" restore || say "the previous release did not come back healthy either"
   else
     say "no previous release to restore: stopping this one"
-    compose "$release_dir" down --remove-orphans >&2 || true
-    rm -f "$current" "$owner" || true
+    compose down --remove-orphans >&2 || true
+    rm -f "$current" "$owner" "$live_slot_file" "$upstream_file" || true
   fi
   { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
   exit 1
+}
+
+# Run by a later release that failed, under that release's lock.
+restore() {
+  apply_firewall "$release_dir" || say "this release's firewall did not apply"
+  converge
+  if [ -n "$converge_failed" ]; then
+    say "$converge_failed failed: ${converge_unhealthy:-a service} is not healthy"
+    exit 1
+  fi
+  stop_idle_slots
+  point_current_at "$release_dir" || true
+  say "previous release restored"
 }
 
 record_success() {
@@ -197,36 +332,60 @@ record_success() {
   echo "$release_id" >> "$history"
 }
 
+# Mounted files and socket server images that no release on the host names any more.
+prune_unnamed() {
+  prune_unnamed_kept=$(cat "$releases_dir"/*/"$MOUNTS_ENV" 2> /dev/null | cut -d= -f2- || true)
+  for prune_unnamed_path in "$mounts_dir"/*; do
+    if [ -f "$prune_unnamed_path" ] && ! printf '%s\n' "$prune_unnamed_kept" | grep -qxF "$prune_unnamed_path"; then
+      rm -f "$prune_unnamed_path"
+    fi
+  done
+  prune_unnamed_images=$(sed -n 's/^SOCKET_SERVER_IMAGE=//p' "$releases_dir"/*/release.env 2> /dev/null || true)
+  for prune_unnamed_image in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "$SOCKET_SERVER_BUILT_IMAGE"); do
+    if ! printf '%s\n' "$prune_unnamed_images" | grep -qxF "$prune_unnamed_image"; then
+      docker image rm "$prune_unnamed_image" > /dev/null 2>&1 || true
+    fi
+  done
+  docker image prune --force > /dev/null 2>&1 || true
+  docker builder prune --force > /dev/null 2>&1 || true
+}
+
 prune() {
   # Releases that fell out of the kept set, and failed attempts: the live one is never among them.
   prune_dropped=$(head -n "-$KEEP_RELEASES" "$history")
   for prune_id in $prune_dropped $(cat "$failed" 2> /dev/null || true); do
     say "pruning release $prune_id"
-    rm -rf "${app_dir:?}/releases/${prune_id:?}"
+    rm -rf "${releases_dir:?}/${prune_id:?}"
   done
   tail -n "$KEEP_RELEASES" "$history" > "$history.next"
   mv "$history.next" "$history"
   rm -f "$failed"
-  # Images and build cache no kept release uses: superseded builds of the socket server.
-  docker image prune --force > /dev/null 2>&1 || true
-  docker builder prune --force > /dev/null 2>&1 || true
+  prune_unnamed
 }
 
-# The socket server's source arrives as one archive; docker compose builds from the folder.
-unpack_source() {
-  unpack_source_archive="$release_dir/$SOCKET_SERVER_ARCHIVE"
-  unpack_source_target="$release_dir/$SOCKET_SERVER_DIR"
-  if [ ! -f "$unpack_source_archive" ] || [ -d "$unpack_source_target" ]; then
-    return 0
+# The socket server's source arrives as one archive; its image is built here, once per source.
+build_socket_server() {
+  build_socket_server_archive="$release_dir/$SOCKET_SERVER_ARCHIVE"
+  build_socket_server_context="$release_dir/$SOCKET_SERVER_DIR"
+  [ -f "$build_socket_server_archive" ] || return 0
+  docker image inspect "$SOCKET_SERVER_IMAGE" > /dev/null 2>&1 && return 0
+  if [ ! -d "$build_socket_server_context" ]; then
+    rm -rf "$build_socket_server_context.next"
+    mkdir -p "$build_socket_server_context.next"
+    if ! base64 -d < "$build_socket_server_archive" |
+      tar -xzf - --no-same-owner -C "$build_socket_server_context.next"; then
+      rm -rf "$build_socket_server_context.next"
+      say "the socket server's source archive did not unpack"
+      exit 1
+    fi
+    mv "$build_socket_server_context.next" "$build_socket_server_context"
   fi
-  rm -rf "$unpack_source_target.next"
-  mkdir -p "$unpack_source_target.next"
-  if ! base64 -d < "$unpack_source_archive" | tar -xzf - --no-same-owner -C "$unpack_source_target.next"; then
-    rm -rf "$unpack_source_target.next"
-    say "the socket server's source archive did not unpack"
+  say "building the socket server image $SOCKET_SERVER_IMAGE"
+  if ! docker build --tag "$SOCKET_SERVER_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \
+    "$build_socket_server_context" >&2; then
+    say "building the socket server image failed; nothing was changed on the host"
     exit 1
   fi
-  mv "$unpack_source_target.next" "$unpack_source_target"
 }
 
 # A private image: logged in for the pull only, the password on stdin (never on a command line);
@@ -243,7 +402,7 @@ pull_private_image() {
     exit 1
   fi
   pull_private_image_status=0
-  compose "$release_dir" pull socket-server >&2 || pull_private_image_status=$?
+  docker pull --quiet "$SOCKET_SERVER_IMAGE" >&2 || pull_private_image_status=$?
   docker logout "$REGISTRY" > /dev/null 2>&1 || true
   if [ "$pull_private_image_status" -ne 0 ]; then
     say "pulling the socket server image failed; nothing was changed on the host"
@@ -254,20 +413,23 @@ pull_private_image() {
 activate_detached() {
   hold_lock
   claim_host
-  unpack_source
+  build_socket_server
   pull_private_image
   apply_firewall "$release_dir"
   apply_tuning "$release_dir"
-  say "starting services"
-  if ! compose "$release_dir" up --detach --build --wait --remove-orphans >&2; then
-    activate_unhealthy=$(compose "$release_dir" ps --all --format '{{.Service}} {{.Health}} {{.State}}' 2> /dev/null |
-      awk '$2 != "healthy" { print $1; exit }')
-    roll_back "docker compose up --wait: ${activate_unhealthy:-a service} did not become healthy" "${activate_unhealthy:-}"
+  converge
+  if [ -n "$converge_failed" ]; then
+    roll_back "$converge_failed: ${converge_unhealthy:-a service} did not become healthy" "$converge_unhealthy"
   fi
   gate_failed_check=""
   if ! gate; then
-    roll_back "health gate: https://${gate_failed_check%%=*}$HEALTH_ROUTE did not answer" "${gate_failed_check#*=}"
+    activate_failed_service=${gate_failed_check#*=}
+    if [ "$activate_failed_service" = socket-server ]; then
+      activate_failed_service="socket-server-$converge_slot"
+    fi
+    roll_back "health gate: https://${gate_failed_check%%=*}$HEALTH_ROUTE did not answer" "$activate_failed_service"
   fi
+  stop_idle_slots
   record_success
   point_current_at "$release_dir"
   install_firewall_for_boot "$release_dir"
@@ -291,8 +453,11 @@ retire() {
   hold_lock
   if [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ]; then
     say "stopping the stack and removing its releases"
-    compose "$release_dir" down --remove-orphans --volumes >&2
-    rm -rf "${app_dir:?}/releases" "$current" "$history" "$failed" "$owner" "$app_dir/.lock"
+    compose down --remove-orphans --volumes >&2
+    rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
+      "$live_slot_file"
+    prune_unnamed
+    rm -f "$app_dir/.lock"
     rmdir "$app_dir" 2> /dev/null || true
   fi
 }
@@ -301,7 +466,8 @@ case "${1:-}" in
   receive-secrets) receive_secrets ;;
   activate) activate ;;
   activate-detached) activate_detached ;;
+  restore) restore ;;
   retire) retire ;;
   gate) gate ;;
-  *) echo "usage: $0 receive-secrets|activate|retire|gate" >&2; exit 2 ;;
+  *) echo "usage: $0 receive-secrets|activate|restore|retire|gate" >&2; exit 2 ;;
 esac

@@ -18,6 +18,8 @@ RELEASE_SCRIPT = "release.sh"
 RELEASE_ENV = "release.env"
 ORIGIN_CERTIFICATE = "origin.pem"
 SOCKET_SERVER_DIR = "socket-server"
+# The image a release builds from its socket server source: tagged by the source's digest.
+SOCKET_SERVER_BUILT_IMAGE = f"{COMPOSE_PROJECT}/socket-server"
 # The socket server's source, one archive per release, unpacked into SOCKET_SERVER_DIR on the host.
 SOCKET_SERVER_ARCHIVE = "socket-server.tgz.b64"
 
@@ -27,6 +29,21 @@ EGRESS_METER_PATH = "/usr/local/sbin/flowspace-egress-meter"
 EGRESS_SERVICE = "flowspace-egress.service"
 EGRESS_TIMER = "flowspace-egress.timer"
 EGRESS_STATE = "/var/lib/flowspace/egress"
+
+# Files the services mount are copied to MOUNTS_DIR under their content's digest: a release that
+# leaves a file as it was leaves the mount, and so the container, as it was. release.sh writes each
+# release's MOUNTS_ENV (compose's --env-file) with the paths.
+MOUNTS_DIR = "mounts"
+MOUNTS_ENV = "mounts.env"
+MOUNT_VARIABLE_PREFIX = "FLOWSPACE_MOUNT_"
+# Caddy's files sit in one folder that outlives releases, mounted whole: a change to them is a
+# graceful reload, not a restart. The socket server's upstream (the live slot) is one of them.
+CADDY_DIR = "caddy"
+CADDY_DIR_VARIABLE = "FLOWSPACE_CADDY_DIR"
+CADDY_DIR_IN_CONTAINER = "/etc/caddy"
+SOCKET_UPSTREAM_FILE = "socket-server.upstream"
+# Which socket server slot Caddy serves from.
+LIVE_SLOT_FILE = "socket-server.slot"
 
 SECRETS_DIR = "secrets"
 LIVEKIT_KEY_FILE = "livekit-keys.yaml"
@@ -51,6 +68,12 @@ FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
 # The boot unit that re-applies it: installed by cloud-init on OCI and by every release elsewhere.
 FIREWALL_UNIT = "flowspace-firewall.service"
 SYSTEMD_UNIT_DIR = "/etc/systemd/system"
+
+
+def mount_variable(file_name: str) -> str:
+    """The compose variable holding a mounted file's content-addressed path."""
+    stem = file_name.rsplit("/", 1)[-1]
+    return MOUNT_VARIABLE_PREFIX + "".join(c if c.isalnum() else "_" for c in stem.upper())
 
 
 def app_dir(user: str) -> str:

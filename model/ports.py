@@ -70,12 +70,24 @@ PUBLIC_PORTS: tuple[PublicPort, ...] = (
     TURN_UDP,
 )
 
+# The socket server listens on this port inside its container.
 SOCKET_SERVER = InternalPort("socket-server", 3001)
+# Two loopback slots on the host: a release starts the new socket server in the idle slot, Caddy
+# moves to it once it is healthy, and the old one stops after the health gate.
+SOCKET_SERVER_SLOTS: dict[str, InternalPort] = {
+    "blue": InternalPort("socket-server-blue", SOCKET_SERVER.port),
+    "green": InternalPort("socket-server-green", 3002),
+}
 LIVEKIT_SIGNALING = InternalPort("livekit-signaling", 7880)
 # Caddy's admin API is off; this loopback-only site answers the container's health check.
 CADDY_HEALTH = InternalPort("caddy-health", 2019)
 
-INTERNAL_PORTS: tuple[InternalPort, ...] = (SOCKET_SERVER, LIVEKIT_SIGNALING, CADDY_HEALTH, TURN_TLS_LISTENER)
+INTERNAL_PORTS: tuple[InternalPort, ...] = (
+    *SOCKET_SERVER_SLOTS.values(),
+    LIVEKIT_SIGNALING,
+    CADDY_HEALTH,
+    TURN_TLS_LISTENER,
+)
 
 IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"

@@ -11,13 +11,18 @@ from model import layout, ports
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 HEALTH_ROUTE = "/healthz"
-CERTIFICATE_DIR_IN_CONTAINER = "/etc/caddy/tls"
+# In Caddy's folder (layout.CADDY_DIR), where release.sh puts them.
+CERTIFICATE_DIR = "tls"
+CERTIFICATE_FILE = f"{CERTIFICATE_DIR}/origin.pem"
+KEY_FILE = f"{CERTIFICATE_DIR}/origin.key"
+IN_CONTAINER = layout.CADDY_DIR_IN_CONTAINER
 
 
 @dataclass(frozen=True)
 class Site:
     hostname: str
-    upstream_port: int
+    # The reverse proxy's upstream lines.
+    upstream: str
     # The upstream's own health endpoint that /healthz is answered from.
     health_path: str
     # Upstream routes (metrics) answered through Caddy only with the bearer token; 404 otherwise.
@@ -25,11 +30,16 @@ class Site:
 
 
 def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
+    # The socket server's live slot is a file of its own, rewritten and reloaded by a release.
+    socket_upstream = f"import {layout.SOCKET_UPSTREAM_FILE}"
     return (
-        Site(socket_hostname, ports.SOCKET_SERVER.port, "/health", internal_paths=("/metrics", "/metrics/*")),
-        Site(livekit_hostname, ports.LIVEKIT_SIGNALING.port, "/"),
+        Site(socket_hostname, socket_upstream, "/health", internal_paths=("/metrics", "/metrics/*")),
+        Site(livekit_hostname, f"to 127.0.0.1:{ports.LIVEKIT_SIGNALING.port}", "/"),
     )
 
+
+# The admin API, for release.sh's `caddy reload`: a socket in Caddy's own config volume, no port.
+CADDY_ADMIN_SOCKET = "unix//config/caddy-admin.sock"
 
 # The token comes from Caddy's environment (a 0600 secret file), never from the Caddyfile; the
 # length check keeps an unset variable ("Bearer ") from opening the route.
@@ -51,15 +61,13 @@ def _internal_routes(paths: Sequence[str]) -> str:
     )
 
 
-def render_caddyfile(
-    sites: Sequence[Site], trusted_proxies: Sequence[str], certificate_dir: str | None = CERTIFICATE_DIR_IN_CONTAINER
-) -> str:
-    """With `certificate_dir`, the origin certificate from files; without, Caddy's own ACME certificates."""
+def render_caddyfile(sites: Sequence[Site], trusted_proxies: Sequence[str], origin_certificate: bool = True) -> str:
+    """With `origin_certificate`, the origin certificate from files; without, Caddy's own ACME certificates."""
     site_template = Template((FILES / "Caddyfile.site.tmpl").read_text())
     blocks = "".join(
         site_template.substitute(
             hostname=s.hostname,
-            upstream_port=s.upstream_port,
+            upstream=s.upstream,
             health_path=s.health_path,
             internal_routes=_internal_routes(s.internal_paths),
         )
@@ -67,13 +75,14 @@ def render_caddyfile(
     )
     rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(
         caddy_health_port=ports.CADDY_HEALTH.port,
+        admin_socket=CADDY_ADMIN_SOCKET,
         certificate_policy=(
             "\t# Certificates are Cloudflare Origin CA ones from files; nothing is requested from an ACME CA.\n"
             "\tauto_https disable_certs\n"
-            if certificate_dir
+            if origin_certificate
             else "\t# No origin certificate: Caddy obtains publicly trusted certificates itself (ACME).\n"
         ),
-        tls=f"\ttls {certificate_dir}/origin.pem {certificate_dir}/origin.key\n" if certificate_dir else "",
+        tls=f"\ttls {IN_CONTAINER}/{CERTIFICATE_FILE} {IN_CONTAINER}/{KEY_FILE}\n" if origin_certificate else "",
         trusted_proxies=" ".join(trusted_proxies) if trusted_proxies else "private_ranges",
         sites=blocks,
     )

@@ -8,7 +8,6 @@ from typing import Any
 
 from model import layout, ports, versions
 from model.tuning import CONTAINER_NOFILE
-from render.caddy import CERTIFICATE_DIR_IN_CONTAINER
 from render.livekit import KEY_FILE_IN_CONTAINER, TURN_CERTIFICATE_IN_CONTAINER, TURN_KEY_IN_CONTAINER
 from render.yaml_text import dump
 
@@ -22,8 +21,10 @@ HOST_RESERVE_GB = 1.0
 class ComposeSettings:
     ocpus: int
     memory_gb: int
-    # An image to pull; None builds the reference server shipped in the release.
-    socket_server_image: str | None = None
+    # The socket server's image: one to pull, or the one the release builds from its source.
+    socket_server_image: str
+    # True: the image is built on the host (never pulled).
+    socket_server_built: bool = True
     # Browser origins the socket server accepts.
     allowed_origins: tuple[str, ...] = ()
     # False: no Cloudflare origin certificate; Caddy gets its own (ACME) into caddy_data.
@@ -33,6 +34,10 @@ class ComposeSettings:
     livekit_url: str | None = None
     # Mount TURN/TLS's certificate and key into LiveKit.
     turn_tls: bool = False
+    health_interval_seconds: int = 5
+    # LiveKit's and the socket server's open files (soft and hard); a container may only lower
+    # dockerd's own limit, which is Debian's docker.service's (LimitNOFILE=infinity) on the VM.
+    open_files: int = CONTAINER_NOFILE
 
 
 @dataclass(frozen=True)
@@ -58,53 +63,71 @@ def limits_for(settings: ComposeSettings) -> dict[str, Limits]:
     }
 
 
-def _healthcheck(test: list[str]) -> dict[str, Any]:
-    return {"test": test, "interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
+def _mounted(file_name: str, target: str) -> str:
+    """A file mounted from its content-addressed copy (release.sh sets the variable)."""
+    return f"${{{layout.mount_variable(file_name)}:?}}:{target}:ro"
 
 
-NOFILE = {"nofile": {"soft": CONTAINER_NOFILE, "hard": CONTAINER_NOFILE}}
+def _env_file(file_name: str) -> list[str]:
+    return [f"${{{layout.mount_variable(file_name)}:?}}"]
+
+
+# Every capability is dropped; these are added back where a service needs them. The mounted files
+# are the deploy user's, secrets among them mode 0600: root in a container reads them with this.
+READ_DEPLOY_USER_FILES = "DAC_READ_SEARCH"
+HARDENING: dict[str, Any] = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
 
 
 def compose_document(settings: ComposeSettings) -> dict[str, Any]:
     limits = limits_for(settings)
-    socket_port = ports.SOCKET_SERVER.port
-    socket_server: dict[str, Any] = (
-        {"image": settings.socket_server_image}
-        if settings.socket_server_image
-        else {
-            "build": {"context": f"./{layout.SOCKET_SERVER_DIR}", "args": {"NODE_IMAGE": versions.NODE_IMAGE}},
-            "image": f"{layout.COMPOSE_PROJECT}/socket-server:local",
-        }
-    )
-    socket_server.update(
-        {
+    secrets = layout.SECRETS_DIR
+    open_files = {"nofile": {"soft": settings.open_files, "hard": settings.open_files}}
+
+    def healthcheck(test: list[str]) -> dict[str, Any]:
+        interval = f"{settings.health_interval_seconds}s"
+        return {"test": test, "interval": interval, "timeout": "5s", "retries": 3, "start_period": "30s"}
+
+    def socket_server(slot_port: int) -> dict[str, Any]:
+        container_port = ports.SOCKET_SERVER.port
+        return {
+            "image": settings.socket_server_image,
+            **({"pull_policy": "never"} if settings.socket_server_built else {}),
             "restart": "unless-stopped",
             "environment": {
                 "NODE_ENV": "production",
-                "PORT": str(socket_port),
+                "PORT": str(container_port),
                 "CORS_ORIGINS": " ".join(settings.allowed_origins),
                 **dict(settings.environment),
                 **({"LIVEKIT_URL": settings.livekit_url} if settings.livekit_url else {}),
             },
-            "env_file": [f"./{layout.SECRETS_DIR}/{layout.SOCKET_SERVER_ENV_FILE}"],
-            "ports": [f"127.0.0.1:{socket_port}:{socket_port}"],
-            "healthcheck": _healthcheck(
+            "env_file": _env_file(f"{secrets}/{layout.SOCKET_SERVER_ENV_FILE}"),
+            "ports": [f"127.0.0.1:{slot_port}:{container_port}"],
+            "healthcheck": healthcheck(
                 [
                     "CMD",
                     "node",
                     "-e",
-                    f"fetch('http://127.0.0.1:{socket_port}/health')"
+                    f"fetch('http://127.0.0.1:{container_port}/health')"
                     ".then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))",
                 ]
             ),
+            **HARDENING,
             "deploy": limits["socket-server"].as_compose(),
-            "ulimits": NOFILE,
+            "ulimits": open_files,
             "logging": LOGGING,
         }
+
+    turn_files = (
+        [
+            _mounted(f"{secrets}/{layout.TURN_CERTIFICATE_FILE}", TURN_CERTIFICATE_IN_CONTAINER),
+            _mounted(f"{secrets}/{layout.TURN_KEY_FILE}", TURN_KEY_IN_CONTAINER),
+        ]
+        if settings.turn_tls
+        else []
     )
     return {
         "services": {
-            "socket-server": socket_server,
+            **{f"socket-server-{slot}": socket_server(port.port) for slot, port in ports.SOCKET_SERVER_SLOTS.items()},
             "livekit": {
                 "image": versions.LIVEKIT_IMAGE,
                 "restart": "unless-stopped",
@@ -112,22 +135,17 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 "network_mode": "host",
                 "command": ["--config", LIVEKIT_CONFIG_IN_CONTAINER],
                 "volumes": [
-                    f"./{layout.LIVEKIT_CONFIG}:{LIVEKIT_CONFIG_IN_CONTAINER}:ro",
-                    f"./{layout.SECRETS_DIR}/{layout.LIVEKIT_KEY_FILE}:{KEY_FILE_IN_CONTAINER}:ro",
-                    *(
-                        [
-                            f"./{layout.SECRETS_DIR}/{layout.TURN_CERTIFICATE_FILE}:{TURN_CERTIFICATE_IN_CONTAINER}:ro",
-                            f"./{layout.SECRETS_DIR}/{layout.TURN_KEY_FILE}:{TURN_KEY_IN_CONTAINER}:ro",
-                        ]
-                        if settings.turn_tls
-                        else []
-                    ),
+                    _mounted(layout.LIVEKIT_CONFIG, LIVEKIT_CONFIG_IN_CONTAINER),
+                    _mounted(f"{secrets}/{layout.LIVEKIT_KEY_FILE}", KEY_FILE_IN_CONTAINER),
+                    *turn_files,
                 ],
-                "healthcheck": _healthcheck(
+                "healthcheck": healthcheck(
                     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.LIVEKIT_SIGNALING.port}/"]
                 ),
+                **HARDENING,
+                "cap_add": [READ_DEPLOY_USER_FILES],
                 "deploy": limits["livekit"].as_compose(),
-                "ulimits": NOFILE,
+                "ulimits": open_files,
                 "logging": LOGGING,
             },
             "caddy": {
@@ -136,27 +154,18 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
                 # On the host network the host firewall (and its origin lock) sees Caddy's ports;
                 # Docker's published ports would bypass the INPUT chain.
                 "network_mode": "host",
-                "env_file": [f"./{layout.SECRETS_DIR}/{layout.CADDY_ENV_FILE}"],
+                "env_file": _env_file(f"{secrets}/{layout.CADDY_ENV_FILE}"),
                 "volumes": [
-                    f"./{layout.CADDYFILE}:/etc/caddy/Caddyfile:ro",
-                    *(
-                        [
-                            f"./{layout.ORIGIN_CERTIFICATE}:{CERTIFICATE_DIR_IN_CONTAINER}/origin.pem:ro",
-                            f"./{layout.SECRETS_DIR}/{layout.ORIGIN_KEY_FILE}:{CERTIFICATE_DIR_IN_CONTAINER}/origin.key:ro",
-                        ]
-                        if settings.origin_certificate
-                        else []
-                    ),
+                    f"${{{layout.CADDY_DIR_VARIABLE}:?}}:{layout.CADDY_DIR_IN_CONTAINER}:ro",
                     "caddy_data:/data",
                     "caddy_config:/config",
                 ],
-                "depends_on": {
-                    "socket-server": {"condition": "service_healthy"},
-                    "livekit": {"condition": "service_healthy"},
-                },
-                "healthcheck": _healthcheck(
+                "healthcheck": healthcheck(
                     ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/health"]
                 ),
+                **HARDENING,
+                # Ports 80 and 443.
+                "cap_add": ["NET_BIND_SERVICE", READ_DEPLOY_USER_FILES],
                 "deploy": limits["caddy"].as_compose(),
                 "logging": LOGGING,
             },

@@ -8,14 +8,16 @@ import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from model import layout, ports
+from model import layout, ports, versions
 from model.app import Registry, env_pairs
 from model.ports import Ingress
 from model.source_tree import SourceTree
+from model.tuning import CONTAINER_NOFILE
 from render import egress, firewall, tuning
-from render.caddy import CERTIFICATE_DIR_IN_CONTAINER, HEALTH_ROUTE, render_caddyfile, sites_for
+from render.caddy import CADDY_ADMIN_SOCKET, CERTIFICATE_FILE, HEALTH_ROUTE, KEY_FILE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose, render_env_file
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
 from render.source_archive import source_archive
@@ -55,10 +57,51 @@ class ReleaseSettings:
     egress_meter_path: str = layout.EGRESS_METER_PATH
     # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
     turn_hostname: str | None = None
+    health_interval_seconds: int = 5
+    open_files: int = CONTAINER_NOFILE
 
     def __post_init__(self) -> None:
         if (self.turn_hostname is not None) != self.ingress.turn_tls:
             raise ValueError("a TURN/TLS hostname and the ingress's TURN/TLS redirect go together")
+        if self.socket_server_image is None and self.socket_server_source is None:
+            raise ValueError("the socket server needs an image or a source to build")
+
+    @cached_property
+    def archive(self) -> str | None:
+        """The socket server's source as shipped, when the release builds its image."""
+        if self.socket_server_image is None and self.socket_server_source is not None:
+            return source_archive(self.socket_server_source)
+        return None
+
+    @property
+    def socket_server_image_name(self) -> str:
+        archive = self.archive
+        if archive is None:
+            assert self.socket_server_image is not None
+            return self.socket_server_image
+        return f"{layout.SOCKET_SERVER_BUILT_IMAGE}:{hashlib.sha256(archive.encode()).hexdigest()[:16]}"
+
+    @property
+    def mounted_files(self) -> tuple[str, ...]:
+        """What LiveKit and the env files of compose read, by path in the release."""
+        secrets = layout.SECRETS_DIR
+        turn = (f"{secrets}/{layout.TURN_CERTIFICATE_FILE}", f"{secrets}/{layout.TURN_KEY_FILE}")
+        return (
+            layout.LIVEKIT_CONFIG,
+            f"{secrets}/{layout.LIVEKIT_KEY_FILE}",
+            f"{secrets}/{layout.CADDY_ENV_FILE}",
+            f"{secrets}/{layout.SOCKET_SERVER_ENV_FILE}",
+            *(turn if self.turn_hostname is not None else ()),
+        )
+
+    @property
+    def caddy_files(self) -> dict[str, str]:
+        """Caddy's folder: its path there → the file in the release."""
+        files = {layout.CADDYFILE: layout.CADDYFILE}
+        if self.certificate_pem is not None:
+            files[CERTIFICATE_FILE] = layout.ORIGIN_CERTIFICATE
+            files[KEY_FILE] = f"{layout.SECRETS_DIR}/{layout.ORIGIN_KEY_FILE}"
+        return files
 
 
 def _release_env(settings: ReleaseSettings) -> str:
@@ -73,6 +116,22 @@ def _release_env(settings: ReleaseSettings) -> str:
         "SECRETS_DIR": layout.SECRETS_DIR,
         "SOCKET_SERVER_ARCHIVE": layout.SOCKET_SERVER_ARCHIVE,
         "SOCKET_SERVER_DIR": layout.SOCKET_SERVER_DIR,
+        # Built here from the archive when there is one; else pulled.
+        "SOCKET_SERVER_IMAGE": settings.socket_server_image_name,
+        "SOCKET_SERVER_BUILT_IMAGE": layout.SOCKET_SERVER_BUILT_IMAGE,
+        "NODE_IMAGE": versions.NODE_IMAGE,
+        "SOCKET_SLOTS": " ".join(f"{slot}={port.port}" for slot, port in ports.SOCKET_SERVER_SLOTS.items()),
+        "MOUNTS_DIR": layout.MOUNTS_DIR,
+        "MOUNTS_ENV": layout.MOUNTS_ENV,
+        "MOUNTS": " ".join(f"{layout.mount_variable(name)}={name}" for name in settings.mounted_files),
+        "CADDY_DIR": layout.CADDY_DIR,
+        "CADDY_DIR_VARIABLE": layout.CADDY_DIR_VARIABLE,
+        "CADDY_DIR_IN_CONTAINER": layout.CADDY_DIR_IN_CONTAINER,
+        "CADDYFILE": layout.CADDYFILE,
+        "CADDY_FILES": " ".join(f"{target}={name}" for target, name in settings.caddy_files.items()),
+        "CADDY_ADMIN": CADDY_ADMIN_SOCKET,
+        "SOCKET_UPSTREAM_FILE": layout.SOCKET_UPSTREAM_FILE,
+        "LIVE_SLOT_FILE": layout.LIVE_SLOT_FILE,
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),
@@ -109,12 +168,15 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
             ComposeSettings(
                 ocpus=settings.ocpus,
                 memory_gb=settings.memory_gb,
-                socket_server_image=settings.socket_server_image,
+                socket_server_image=settings.socket_server_image_name,
+                socket_server_built=settings.archive is not None,
                 allowed_origins=tuple(settings.allowed_origins),
                 origin_certificate=has_certificate,
                 environment=settings.socket_server_environment,
                 livekit_url=f"https://{settings.livekit_hostname}" if settings.livekit_access else None,
                 turn_tls=settings.turn_hostname is not None,
+                health_interval_seconds=settings.health_interval_seconds,
+                open_files=settings.open_files,
             )
         ),
         layout.LIVEKIT_CONFIG: render_livekit_yaml(
@@ -124,7 +186,7 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
             sites_for(settings.socket_hostname, settings.livekit_hostname),
             # Behind Cloudflare's ranges the client address comes from CF-Connecting-IP/X-Forwarded-For.
             trusted_proxies=settings.ingress.origin_lock_cidrs or (),
-            certificate_dir=CERTIFICATE_DIR_IN_CONTAINER if has_certificate else None,
+            origin_certificate=has_certificate,
         ),
         layout.FIREWALL_RULES: firewall.render_firewall_script(settings.ingress),
         layout.FIREWALL_UNIT: firewall.render_firewall_unit(settings.firewall_script),
@@ -138,8 +200,9 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         files[layout.EGRESS_METER] = egress.render_egress_meter()
         files[layout.EGRESS_SERVICE] = egress.render_egress_service()
         files[layout.EGRESS_TIMER] = egress.render_egress_timer()
-    if settings.socket_server_image is None and settings.socket_server_source is not None:
-        files[layout.SOCKET_SERVER_ARCHIVE] = source_archive(settings.socket_server_source)
+    archive = settings.archive
+    if archive is not None:
+        files[layout.SOCKET_SERVER_ARCHIVE] = archive
     return files
 
 
@@ -189,6 +252,22 @@ class AppSecrets:
     registry_password: str | None = None
     livekit_access: bool = False
     turn: TurnKeyPair | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release: the plain files uploaded into its folder, the secret files sent on stdin."""
+
+    plain: Mapping[str, str]
+    secret: Mapping[str, str]
+
+    @property
+    def id(self) -> str:
+        return release_id(self.plain, self.secret)
+
+
+def build_release(settings: ReleaseSettings, secret_files: Mapping[str, str]) -> Release:
+    return Release(render_plain_files(settings), secret_files)
 
 
 def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from model import layout
+from model import layout, ports
 from model.ports import IANA_PROTOCOL_NUMBERS
 from render.release import parse_secret_digests
 from render.source_archive import unpack
@@ -159,9 +159,12 @@ def _hostnames(release_env: str) -> set[str]:
 def _images(compose_text: str) -> dict[str, str]:
     document = yaml.safe_load(compose_text) or {}
     images: dict[str, str] = {}
+    slot_suffixes = tuple(f"-{slot}" for slot in ports.SOCKET_SERVER_SLOTS)
     for service, spec in (document.get("services") or {}).items():
         build_args = (spec.get("build") or {}).get("args") or {}
-        images[service] = str(build_args.get("NODE_IMAGE") or spec.get("image", ""))
+        # The socket server's slots run one image: one headline.
+        name = service.removesuffix(next((s for s in slot_suffixes if service.endswith(s)), ""))
+        images[name] = str(build_args.get("NODE_IMAGE") or spec.get("image", ""))
     return images
 
 

@@ -28,6 +28,8 @@ from testbed.netns import Pair, namespace_pair, sh
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = Path(__file__).parent / "standins"
+# No container engine on this host: docker and curl stand in for it and for what it would serve.
+NO_ENGINE = Path(__file__).parent / "standins-no-engine"
 PASSPHRASE = "engine-suite-passphrase"
 HOST_USER = "root"
 # Not 22: the program's targetPort is exercised on every run.
@@ -87,7 +89,7 @@ class SshHost:
 
 
 def _sshd_config(workdir: Path, address: str) -> str:
-    path = f"{STANDINS}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+    path = f"{NO_ENGINE}:{STANDINS}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
     return f"""Port {SSH_PORT}
 ListenAddress {address}
 HostKey {workdir}/host_key

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -19,18 +20,12 @@ from pathlib import Path
 from config.app import read_source_tree
 from model import layout, ports
 from model.ports import Ingress
-from render.release import (
-    AppSecrets,
-    ReleaseSettings,
-    TurnKeyPair,
-    release_id,
-    render_plain_files,
-    render_secret_files,
-)
-from render.source_archive import unpack
+from render.release import AppSecrets, ReleaseSettings, TurnKeyPair, build_release, render_secret_files
+from testbed.docker_host import DockerEngine, compose_plugin_dir, docker_engine, require_docker
+from testbed.images import import_images
 from testbed.netns import ORACLE_RULES, Pair, namespace_pair
 from testbed.pki import make_pki
-from testbed.stack import Programs, Stack
+from testbed.release_host import ReleaseHost, standin_env
 from testbed.tools import require, require_root, require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +45,53 @@ MEDIA_PROBE_PORTS = (ports.LIVEKIT_RTC_UDP.first, 55555, ports.LIVEKIT_RTC_UDP.l
 @dataclass
 class Site:
     pair: Pair
-    stack: Stack
-    release: Path
+    engine: DockerEngine
+    host: ReleaseHost
+    settings: ReleaseSettings
+    secrets: ReleaseSecrets
     firewall_script: Path
     ca_file: Path
     seconds_to_healthy: float = 0.0
     # The CA standing in for a public one behind TURN/TLS's certificate; None: TURN/TLS off.
     turn_ca_file: Path | None = None
+    release_id: str = ""
+
+    @property
+    def release(self) -> Path:
+        return self.host.release_dir(self.release_id)
+
+    def deploy(
+        self, settings: ReleaseSettings | None = None, secrets: ReleaseSecrets | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """A rollout of these settings and secrets (the site's own when None); the site follows it."""
+        settings, secrets = settings or self.settings, secrets or self.secrets
+        release = build_release(settings, secrets.files())
+        deployed = self.host.deploy(release)
+        if deployed.returncode == 0:
+            self.settings, self.secrets, self.release_id = settings, secrets, release.id
+        return deployed
+
+    def containers(self) -> dict[str, str]:
+        """Running service → container id."""
+        listing = self.engine.docker(
+            "ps", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}', "--no-trunc"
+        ).stdout
+        return {service: container for container, service in (line.split() for line in listing.splitlines())}
+
+    def service_pid(self, service: str) -> int:
+        """The main process of a service (the socket server: its live slot)."""
+        if service == "socket-server":
+            service = f"socket-server-{(self.host.app / layout.LIVE_SLOT_FILE).read_text().strip()}"
+        pid = self.engine.docker("inspect", "--format", "{{.State.Pid}}", self.containers()[service]).stdout
+        return int(pid)
+
+    def logs(self) -> str:
+        listing = self.engine.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}", check=False).stdout
+        tails = [
+            f"--- {name}\n{self.engine.docker('logs', '--tail', '15', name, check=False).stderr[-1500:]}"
+            for name in (line.split()[0] for line in listing.splitlines())
+        ]
+        return "\n".join([listing, *tails])
 
     def client(self, *args: str, env: dict[str, str] | None = None, timeout: int = 90) -> dict[str, object]:
         """Runs a command in the client namespace and parses the JSON it prints."""
@@ -68,7 +103,7 @@ class Site:
             env={**os.environ, "TEST_CA_FILE": str(self.ca_file), **(env or {})},
         )
         lines = result.stdout.strip().splitlines()
-        assert lines, f"{' '.join(args[:3])} printed nothing:\n{result.stderr[-3000:]}\n{self.stack.logs()}"
+        assert lines, f"{' '.join(args[:3])} printed nothing:\n{result.stderr[-3000:]}\n{self.logs()}"
         parsed: dict[str, object] = json.loads(lines[-1])
         return parsed
 
@@ -82,19 +117,21 @@ class Site:
         return {key: str(value) for key, value in verdicts.items()}
 
     def boot(self) -> None:
-        """What a boot of the VM does: the image's saved rules, our firewall unit, the compose stack."""
+        """What a boot of the VM does: the image's saved rules, our firewall unit, then dockerd, which
+        starts again what was running."""
         self.pair.run(self.pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
         applied = self.pair.run(self.pair.server, "sh", str(self.firewall_script), check=False)
         assert applied.returncode == 0, f"the persisted firewall script failed at boot: {applied.stderr}"
         started = time.monotonic()
-        self.stack.up()
+        self.engine.start()
         self.wait_until_healthy()
         self.seconds_to_healthy = time.monotonic() - started
 
     def shut_down(self) -> None:
-        self.stack.down()
-        self.pair.run(self.pair.server, "iptables", "-F")
-        self.pair.run(self.pair.server, "iptables", "-X")
+        self.engine.stop()
+        for table in ("filter", "nat"):
+            self.pair.run(self.pair.server, "iptables", "-t", table, "-F")
+            self.pair.run(self.pair.server, "iptables", "-t", table, "-X")
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
@@ -109,61 +146,67 @@ class Site:
                 pending.pop(0)
             else:
                 time.sleep(0.5)
-        assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.stack.logs()}"
+        assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.logs()}"
 
 
 REFERENCE_SERVER = ROOT / "files/socket-server"
+TS_SERVER = ROOT / "tests/fixtures/ts-socket-server"
 
 
-def write_release(
-    app: Path, firewall_script: Path, certificate_pem: str, key_pem: str, source: Path, turn: TurnKeyPair | None
-) -> Path:
-    """Lays the release out as the rollout does: plain files, then 0600 secrets, then `current`."""
-    settings = ReleaseSettings(
+@dataclass(frozen=True)
+class ReleaseSecrets:
+    """What the rollout generates or is given: the e2e site's values, rotated by replacing one."""
+
+    api_key: str
+    api_secret: str
+    origin_key_pem: str
+    metrics_token: str = METRICS_TOKEN
+    turn: TurnKeyPair | None = None
+
+    def files(self) -> dict[str, str]:
+        return render_secret_files(
+            self.api_key, self.api_secret, self.origin_key_pem, self.metrics_token, AppSecrets(turn=self.turn)
+        )
+
+
+def site_settings(scratch: Path, certificate_pem: str, source: Path, turn_tls: bool) -> ReleaseSettings:
+    host_files = scratch / "host"
+    return ReleaseSettings(
         stack="e2e",
         public_ip=SERVER,
         socket_hostname=SOCKET_HOST,
         livekit_hostname=LIVEKIT_HOST,
         certificate_pem=certificate_pem,
-        ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",), turn_tls=turn is not None),
+        ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",), turn_tls=turn_tls),
         ocpus=2,
         memory_gb=12,
         socket_server_source=read_source_tree(source)[0],
-        firewall_script=str(firewall_script),
-        gate_seconds=4,
-        turn_hostname=TURN_HOST if turn else None,
+        firewall_script=str(host_files / "flowspace-firewall"),
+        unit_dir=str(host_files),
+        sysctl_path=str(host_files / "60-flowspace.conf"),
+        gate_seconds=30,
+        gate_interval_seconds=1,
+        health_interval_seconds=1,
+        # This machine's hard limit, which dockerd here cannot raise (no CAP_SYS_RESOURCE).
+        open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+        turn_hostname=TURN_HOST if turn_tls else None,
     )
-    plain = render_plain_files(settings)
-    secret = render_secret_files(API_KEY, API_SECRET, key_pem, METRICS_TOKEN, AppSecrets(turn=turn))
-    release = app / "releases" / release_id(plain, secret)
-    for name, content in plain.items():
-        (release / name).parent.mkdir(parents=True, exist_ok=True)
-        (release / name).write_text(content)
-    # What release.sh does before the build (tests/host checks it does).
-    for name, data in unpack(plain[layout.SOCKET_SERVER_ARCHIVE]).items():
-        (release / layout.SOCKET_SERVER_DIR / name).parent.mkdir(parents=True, exist_ok=True)
-        (release / layout.SOCKET_SERVER_DIR / name).write_bytes(data)
-    (release / "secrets").mkdir(mode=0o700)
-    for name, content in secret.items():
-        (release / "secrets" / name).write_text(content)
-        (release / "secrets" / name).chmod(0o600)
-    (app / "current").symlink_to(release)
-    firewall_script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(release / "firewall.sh", firewall_script)
-    return release
 
 
 @contextmanager
 def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool = False) -> Iterator[Site]:
-    """Boots the host with the socket server built from `source` (its Dockerfile) and yields it;
-    namespaces, processes and hosts files are gone afterwards. With `turn_tls`, TURN/TLS is on, its
-    certificate from a second test CA (the stand-in for a public one)."""
+    """Rolls the release out with the real release.sh onto a real Docker engine in the VM's namespace,
+    the socket server built from `source` (its Dockerfile), and yields the site; namespaces, engine
+    and hosts files are gone afterwards. With `turn_tls`, TURN/TLS is on, its certificate from a
+    second test CA (the stand-in for a public one)."""
     require_root()
-    for tool in ("iptables-restore", "unshare", "node", "npm"):
+    require_docker()
+    for tool in ("iptables-restore", "nsenter", "curl", "node", "npm"):
         require_tool(tool)
     livekit_server = os.environ.get("LIVEKIT_SERVER", "")
     require(bool(livekit_server) and Path(livekit_server).exists(), "livekit-server not built")
     require((ROOT / "tests/tools/node_modules/socket.io-client").exists(), "npm ci in tests/tools")
+    caddy = ROOT / ".venv/bin/caddy"
 
     pki = make_pki(HOSTNAMES)
     ca_file = scratch / "ca.pem"
@@ -173,38 +216,65 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool 
     if turn_pki and turn_ca_file:
         turn_ca_file.write_text(turn_pki.ca_pem)
     turn = TurnKeyPair(turn_pki.certificate_pem, turn_pki.key_pem) if turn_pki else None
-    firewall_script = scratch / "sbin" / "flowspace-firewall"
-    release = write_release(scratch / "flowspace", firewall_script, pki.certificate_pem, pki.key_pem, source, turn)
-    caddy = ROOT / ".venv/bin/caddy"
-    programs = Programs(str(caddy if caddy.exists() else require_tool("caddy")), livekit_server, "node")
+    settings = site_settings(scratch, pki.certificate_pem, source, turn_tls)
+    Path(settings.firewall_script).parent.mkdir(parents=True)
+    secrets = ReleaseSecrets(API_KEY, API_SECRET, pki.key_pem, turn=turn)
 
     with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:
-        hosts_dir = Path("/etc/netns") / pair.client
-        hosts_dir.mkdir(parents=True)
-        proxied = "".join(f"{EDGE} {host}\n" for host in HOSTNAMES)
-        (hosts_dir / "hosts").write_text(f"127.0.0.1 localhost\n{proxied}{SERVER} {TURN_HOST}\n")
-        # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
-        sshd = pair.popen(
-            pair.server,
-            [sys.executable, str(PROBE), "listen", str(ports.SSH.first), ",".join(map(str, MEDIA_PROBE_PORTS))],
+        # The VM's own rules are there before dockerd starts, as at a boot.
+        pair.run(pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
+        with docker_engine(pair.server, scratch, compose_plugin_dir()) as engine:
+            caddy_program = str(caddy if caddy.exists() else require_tool("caddy"))
+            import_images(engine, livekit_server, caddy_program, [REFERENCE_SERVER, TS_SERVER])
+            yield from _rolled_out(pair, engine, scratch, settings, secrets, ca_file, turn_ca_file)
+
+
+def _rolled_out(
+    pair: Pair,
+    engine: DockerEngine,
+    scratch: Path,
+    settings: ReleaseSettings,
+    secrets: ReleaseSecrets,
+    ca_file: Path,
+    turn_ca_file: Path | None,
+) -> Iterator[Site]:
+    hosts_dir = Path("/etc/netns") / pair.client
+    hosts_dir.mkdir(parents=True)
+    proxied = "".join(f"{EDGE} {host}\n" for host in HOSTNAMES)
+    (hosts_dir / "hosts").write_text(f"127.0.0.1 localhost\n{proxied}{SERVER} {TURN_HOST}\n")
+    # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
+    sshd = pair.popen(
+        pair.server,
+        [sys.executable, str(PROBE), "listen", str(ports.SSH.first), ",".join(map(str, MEDIA_PROBE_PORTS))],
+        stdout=subprocess.PIPE,
+    )
+    relays = [
+        pair.popen(
+            pair.client,
+            [sys.executable, str(HERE / "edge_relay.py"), EDGE, str(port), SERVER],
             stdout=subprocess.PIPE,
         )
-        relays = [
-            pair.popen(
-                pair.client,
-                [sys.executable, str(HERE / "edge_relay.py"), EDGE, str(port), SERVER],
-                stdout=subprocess.PIPE,
-            )
-            for port in (ports.HTTP.first, ports.HTTPS.first)
-        ]
+        for port in (ports.HTTP.first, ports.HTTPS.first)
+    ]
+    home = scratch / "home"
+    home.mkdir()
+    # The VM: release.sh in its network namespace, talking to its engine; sudo runs for real there.
+    host = ReleaseHost(
+        home,
+        standin_env(scratch / "standin", engine.env, sudo_runs=True),
+        prefix=("nsenter", f"--net=/var/run/netns/{pair.server}"),
+    )
+    built = Site(pair, engine, host, settings, secrets, Path(settings.firewall_script), ca_file, 0.0, turn_ca_file)
+    try:
         for started in (sshd, *relays):
             assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
-        built = Site(
-            pair, Stack(pair, release, programs, scratch), release, firewall_script, ca_file, 0.0, turn_ca_file
-        )
-        try:
-            built.boot()
-            yield built
-        finally:
-            built.stack.down()
-            shutil.rmtree(hosts_dir, ignore_errors=True)
+        began = time.monotonic()
+        deployed = built.deploy()
+        assert deployed.returncode == 0, f"the first release failed:\n{deployed.stderr[-4000:]}\n{built.logs()}"
+        built.wait_until_healthy()
+        built.seconds_to_healthy = time.monotonic() - began
+        yield built
+    finally:
+        for process in (sshd, *relays):
+            process.terminate()
+        shutil.rmtree(hosts_dir, ignore_errors=True)

@@ -94,7 +94,7 @@ def livekit_call(site: Site, blocked: tuple[str, str | None]) -> dict[str, objec
 def check_livekit_media_over_udp(site: Site) -> None:
     # With RTC over TCP blocked, the frames can only have come over UDP.
     answer = livekit_call(site, ("tcp", str(ports.LIVEKIT_RTC_TCP.first)))
-    assert answer["ok"], f"LiveKit audio over UDP to {SERVER}: {answer}\n{site.stack.logs()}"
+    assert answer["ok"], f"LiveKit audio over UDP to {SERVER}: {answer}\n{site.logs()}"
 
 
 def check_livekit_media_falls_back_to_tcp(site: Site) -> None:

@@ -45,7 +45,7 @@ def publisher(site: Site) -> Iterator[str]:
     )
     assert process.stdin is not None and process.stdout is not None
     try:
-        assert process.stdout.readline().strip() == b"publishing", f"the publisher did not start\n{site.stack.logs()}"
+        assert process.stdout.readline().strip() == b"publishing", f"the publisher did not start\n{site.logs()}"
         yield process.stdout.readline().decode().strip()
     finally:
         process.stdin.close()

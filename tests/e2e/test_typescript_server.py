@@ -4,6 +4,7 @@ own Dockerfile, and reached through Caddy by a real Socket.io client and by the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +26,24 @@ def test_the_release_ships_the_source_and_the_host_builds_what_the_dockerfile_sa
     shipped = site.release / "socket-server"
     assert (shipped / "src/game/rooms.ts").is_file() and (shipped / "tsconfig.json").is_file()
     assert not (shipped / "node_modules").exists() and not (shipped / "dist").exists(), "ignored files were shipped"
-    image = site.stack.built["socket-server"]
+    image = site.settings.socket_server_image_name
     # The final stage holds the compiled output and the runtime dependencies only.
-    assert (image.workdir / "dist/game/rooms.js").is_file()
-    assert not (image.workdir / "src").exists() and not (image.workdir / "node_modules/typescript").exists()
-    assert image.command == ["node", "dist/server.js"]
+    present = "const fs = require('fs'); console.log(JSON.stringify(process.argv.slice(1).map(fs.existsSync)))"
+    listing = site.engine.docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "node",
+        image,
+        "-e",
+        present,
+        "dist/game/rooms.js",
+        "src",
+        "node_modules/typescript",
+    ).stdout
+    assert json.loads(listing) == [True, False, False], listing
+    command = site.engine.docker("image", "inspect", "--format", "{{json .Config.Cmd}}", image).stdout
+    assert json.loads(command) == ["node", "dist/server.js"]
 
 
 def test_the_typescript_server_answers_through_caddy(site: Site) -> None:

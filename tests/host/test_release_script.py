@@ -1,6 +1,7 @@
 """release.sh as it runs on the host: activate, health gate, rollback, pruning, retire.
 
-Docker, curl and sudo are stand-ins (tests/host/standins); every file is the program's.
+Docker, curl and sudo are stand-ins (testbed/standins*): these are the script's own decisions; the
+e2e suite runs the same script on a real engine. Every file is the program's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from render.release import (
 )
 
 STANDINS = Path(__file__).resolve().parents[2] / "testbed" / "standins"
+NO_ENGINE = STANDINS.with_name("standins-no-engine")
 LIVEKIT_SECRET = "Zq8sSecretThatMustNeverBeSeen0123456789abcdefgh"
 ORIGIN_KEY = "-----BEGIN PRIVATE KEY-----\nORIGINKEYMATERIALneverprinted\n-----END PRIVATE KEY-----\n"
 METRICS_TOKEN = "MetricsTokenThatMustNeverBeSeen0123456789abcdef"
@@ -59,7 +61,11 @@ class Host:
         return self.root / "standin"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PATH": f"{STANDINS}:{os.environ['PATH']}", "STANDIN_DIR": str(self.standin_dir)}
+        return {
+            **os.environ,
+            "PATH": f"{NO_ENGINE}:{STANDINS}:{os.environ['PATH']}",
+            "STANDIN_DIR": str(self.standin_dir),
+        }
 
     def upload(
         self,
@@ -203,7 +209,9 @@ def test_failing_health_gate_restores_the_previous_release(host: Host) -> None:
     assert f"restoring the previous release {good}" in result.stderr
     assert host.current() == good and host.running() == good
     restore = [line for line in (host.standin_dir / "argv.log").read_text().splitlines() if f"/{good} " in line]
-    assert "up --detach --build" in restore[-1], "the restored release must rebuild its own socket server image"
+    # Back to the good release's slot, and the failed release's slot stopped.
+    assert any("up --detach --wait --remove-orphans livekit caddy socket-server-blue" in line for line in restore)
+    assert restore[-1].endswith("rm --stop --force socket-server-green"), restore[-1]
 
 
 def test_service_that_never_gets_healthy_names_itself_and_rolls_back(host: Host) -> None:
@@ -354,7 +362,7 @@ def _boot_wait(tmp_path: Path, cloud_init: str | None) -> subprocess.CompletedPr
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "docker").symlink_to(STANDINS / "docker")
+    (bin_dir / "docker").symlink_to(NO_ENGINE / "docker")
     for tool in ("timeout", "basename", "grep", "cat"):
         (bin_dir / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
     if cloud_init is not None:
@@ -430,7 +438,7 @@ def test_a_private_image_is_pulled_after_a_login_whose_password_came_on_stdin(ho
     digest = hashlib.sha256(REGISTRY_TOKEN.encode()).hexdigest()
     login = "login login --username flowcoder-bot --password-stdin ghcr.io"
     assert log[0] == f"{login} stdin-bytes={len(REGISTRY_TOKEN)} stdin-sha256={digest}"
-    assert log[1] == "pull socket-server" and log[2] == "logout ghcr.io", log
+    assert log[1] == f"pull pull --quiet ghcr.io/flowcoder/socket@sha256:{'a' * 64}" and log[2] == "logout ghcr.io", log
     everything = result.stdout + result.stderr + (host.standin_dir / "argv.log").read_text() + "\n".join(log)
     assert REGISTRY_TOKEN not in everything
     assert host.running() == first

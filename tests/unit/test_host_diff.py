@@ -66,8 +66,8 @@ def test_one_changed_setting_shows_exactly_that_files_diff() -> None:
     assert set(changed) == {"docker-compose.yml"}, diff.summary()
     compose = changed["docker-compose.yml"].diff
     assert "\n-          memory: " in compose and "\n+          memory: " in compose, compose
-    assert "docker-compose.yml: +3 -3 lines" in diff.summary(), diff.summary()
-    assert diff.summary().startswith("docker-compose.yml: +3 -3 lines; unchanged: Caddyfile, "), diff.summary()
+    assert "docker-compose.yml: +4 -4 lines" in diff.summary(), diff.summary()
+    assert diff.summary().startswith("docker-compose.yml: +4 -4 lines; unchanged: Caddyfile, "), diff.summary()
     assert "livekit.yaml" in diff.summary().split("unchanged: ", 1)[1]
     assert not diff.headlines, diff.headlines
 
@@ -123,7 +123,9 @@ def test_ports_opened_and_closed_lead_the_report() -> None:
 def test_an_image_change_is_one_headline() -> None:
     pulled = run_program("prod", overrides={"flowspace:socketServerImage": "ghcr.io/flowcoder/socket-server:2.0.0"})
     diff = diff_of(PROD, pulled)
-    assert "image of socket-server: node:22.21.1-alpine -> ghcr.io/flowcoder/socket-server:2.0.0" in diff.headlines
+    (headline,) = [line for line in diff.headlines if line.startswith("image of socket-server:")]
+    assert headline.startswith("image of socket-server: flowspace/socket-server:"), diff.headlines
+    assert headline.endswith(" -> ghcr.io/flowcoder/socket-server:2.0.0"), diff.headlines
     removed = {change.name for change in diff.files if change.status == "removed"}
     assert "socket-server/server.js" in removed
 
@@ -141,7 +143,7 @@ def test_the_command_reads_a_recorded_preview(tmp_path: Path, capsys: Any) -> No
     assert main(["--preview-json", str(recorded), "--format", "markdown", "-s", "prod"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("### Host changes for `prod`")
-    assert "<details><summary>docker-compose.yml: +3 -3 lines</summary>" in out
+    assert "<details><summary>docker-compose.yml: +4 -4 lines</summary>" in out
 
 
 def test_the_source_archive_is_diffed_file_by_file() -> None:

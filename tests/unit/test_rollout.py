@@ -148,7 +148,7 @@ def test_preview_declares_the_rollout_with_its_certificate() -> None:
 
 def test_the_socket_server_accepts_only_the_apps_origins(prod: Run) -> None:
     compose = yaml.safe_load(uploads(prod)["docker-compose.yml"])
-    environment = compose["services"]["socket-server"]["environment"]
+    environment = compose["services"]["socket-server-blue"]["environment"]
     assert environment["CORS_ORIGINS"] == "https://flow-coder.com https://*.flow-coder.com"
     chosen = run_program(overrides={"flowspace:allowedOrigins": '["https://space.flow-coder.com"]'})
     assert "CORS_ORIGINS: https://space.flow-coder.com" in uploads(chosen)["docker-compose.yml"]
@@ -163,4 +163,5 @@ def test_the_metrics_token_is_a_secret_output_and_lives_only_in_caddys_secret_fi
     written = dict(line.split(" ") for line in reveal(prod.named("rollout-secrets").inputs["stdin"]).splitlines())
     assert base64.b64decode(written["caddy.env"]).decode() == f"METRICS_TOKEN='{token.value}'\n"
     compose = yaml.safe_load(uploads(prod)["docker-compose.yml"])
-    assert compose["services"]["caddy"]["env_file"] == ["./secrets/caddy.env"]
+    assert compose["services"]["caddy"]["env_file"] == ["${FLOWSPACE_MOUNT_CADDY_ENV:?}"]
+    assert "FLOWSPACE_MOUNT_CADDY_ENV=secrets/caddy.env" in uploads(prod)["release.env"]

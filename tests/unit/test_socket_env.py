@@ -28,7 +28,7 @@ def secret_files(run: Run) -> dict[str, str]:
 
 
 def socket_service(run: Run) -> dict[str, Any]:
-    service: dict[str, Any] = yaml.safe_load(plain_files(run)["docker-compose.yml"])["services"]["socket-server"]
+    service: dict[str, Any] = yaml.safe_load(plain_files(run)["docker-compose.yml"])["services"]["socket-server-blue"]
     return service
 
 
@@ -44,7 +44,7 @@ def test_plain_and_secret_variables_and_livekit_access() -> None:
     environment = service["environment"]
     assert environment["GAME_TICK_MS"] == "50" and environment["LOG_LEVEL"] == "info"
     assert environment["LIVEKIT_URL"] == "https://space-livekit.flow-coder.com"
-    assert service["env_file"] == ["./secrets/socket-server.env"]
+    assert service["env_file"] == ["${FLOWSPACE_MOUNT_SOCKET_SERVER_ENV:?}"]
     written = secret_files(run)["socket-server.env"]
     assert (
         "DATABASE_URL='postgres://app:Pa55word@db/flow'" in written and "JWT_SECRET='jwt-secret-value-1234'" in written

@@ -1,0 +1,102 @@
+"""A host as the rollout drives it: each release's plain files uploaded into `releases/<id>/` (what
+the CopyToRemote resources do), its secret files on the stdin of `release.sh receive-secrets`, then
+`release.sh activate` (and `retire` on delete). Used by the host suite and the e2e site.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model import layout
+from render.release import Release, retire_command, secrets_stdin
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+
+
+@dataclass
+class ReleaseHost:
+    # The user's home on the host: the app folder is under it, and commands run in it.
+    home: Path
+    # The environment release.sh runs with (the engine's DOCKER_HOST, the stand-ins' folder).
+    env: Mapping[str, str]
+    # Runs a command on the host: a prefix such as nsenter into the VM's network namespace.
+    prefix: Sequence[str] = ()
+    timeout: float = 600
+    uploaded: dict[str, Release] = field(default_factory=dict)
+
+    @property
+    def app(self) -> Path:
+        return self.home / layout.APP_DIR_NAME
+
+    def release_dir(self, identifier: str) -> Path:
+        return self.app / layout.RELEASES_DIR / identifier
+
+    def upload(self, release: Release) -> str:
+        for name, content in release.plain.items():
+            path = self.release_dir(release.id) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        self.uploaded[release.id] = release
+        return release.id
+
+    def command(
+        self, argv: Sequence[str], stdin: str = "", timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        # In the user's home, as a login shell would be: never in the checkout.
+        return subprocess.run(
+            [*self.prefix, *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=dict(self.env),
+            timeout=timeout or self.timeout,
+            cwd=self.home,
+        )
+
+    def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return self.command(["sh", str(self.release_dir(identifier) / layout.RELEASE_SCRIPT), action], stdin)
+
+    def popen(self, identifier: str, action: str) -> subprocess.Popen[str]:
+        script = self.release_dir(identifier) / layout.RELEASE_SCRIPT
+        return subprocess.Popen(
+            [*self.prefix, "sh", str(script), action],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(self.env),
+            cwd=self.home,
+            start_new_session=True,
+        )
+
+    def receive_secrets(self, identifier: str) -> None:
+        received = self.run(identifier, "receive-secrets", secrets_stdin(self.uploaded[identifier].secret))
+        assert received.returncode == 0, received.stderr
+
+    def deploy(self, release: Release) -> subprocess.CompletedProcess[str]:
+        identifier = self.upload(release)
+        self.receive_secrets(identifier)
+        return self.run(identifier, "activate")
+
+    def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
+        """What deleting an activation runs (the release may be pruned already)."""
+        return self.command(["sh", "-c", retire_command(str(self.release_dir(identifier) / layout.RELEASE_SCRIPT))])
+
+    def current(self) -> str:
+        return Path(os.readlink(self.app / "current")).name
+
+    def releases(self) -> set[str]:
+        return {path.name for path in (self.app / layout.RELEASES_DIR).iterdir()}
+
+
+def standin_env(standin_dir: Path, base: Mapping[str, str], sudo_runs: bool = False) -> dict[str, str]:
+    """PATH with the stand-ins for sudo, sysctl, systemctl (and, on a test host, curl) first."""
+    standin_dir.mkdir(parents=True, exist_ok=True)
+    env = {**base, "PATH": f"{STANDINS}:{base.get('PATH', os.environ['PATH'])}", "STANDIN_DIR": str(standin_dir)}
+    if sudo_runs:
+        env["STANDIN_SUDO"] = "run"
+    return env
