@@ -119,7 +119,7 @@ def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost,
     } <= set(files)
     assert current_release(host) == release and running_release(host) == release
     commands = host.commands()
-    assert any(f"build --tag flowspace/socket-server:" in line for line in commands), commands
+    assert any("build --tag flowspace/socket-server:" in line for line in commands), commands
     up = f"/{release}/docker-compose.yml up --detach --wait --remove-orphans livekit caddy socket-server-blue"
     assert any(line.endswith(up) for line in commands), commands
     assert sum("curl " in line and "/healthz" in line for line in commands) == 2, "the gate checks both hostnames"
