@@ -38,6 +38,7 @@ readonly mounts_env="$release_dir/$MOUNTS_ENV"
 readonly caddy_dir="$app_dir/$CADDY_DIR"
 readonly upstream_file="$caddy_dir/$SOCKET_UPSTREAM_FILE"
 readonly live_slot_file="$app_dir/$LIVE_SLOT_FILE"
+readonly slots_dir="$app_dir/$SLOTS_DIR"
 
 say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
 
@@ -221,16 +222,19 @@ upstream_line() {
   done
 }
 
-# A slot is current when its container runs this release's socket server as it is: the settings
-# compose would give it now, and the image the release names.
+# What a slot's container was created from: its service as compose resolves it, and the image.
+slot_fingerprint() {
+  {
+    compose config "socket-server-$1"
+    docker image inspect --format '{{.Id}}' "$SOCKET_SERVER_IMAGE" 2> /dev/null || true
+  } | sha256sum | cut -d' ' -f1
+}
+
+# A slot is current when its container runs this release's socket server as it is.
 slot_is_current() {
   slot_is_current_container=$(compose ps --quiet --status running "socket-server-$1" 2> /dev/null || true)
   [ -n "$slot_is_current_container" ] || return 1
-  slot_is_current_wanted=$(compose config --hash "socket-server-$1" | cut -d' ' -f2)
-  slot_is_current_image=$(docker image inspect --format '{{.Id}}' "$SOCKET_SERVER_IMAGE" 2> /dev/null || true)
-  slot_is_current_has=$(docker inspect --format \
-    '{{index .Config.Labels "com.docker.compose.config-hash"}} {{.Image}}' "$slot_is_current_container")
-  [ "$slot_is_current_has" = "$slot_is_current_wanted $slot_is_current_image" ]
+  [ "$(cat "$slots_dir/$1" 2> /dev/null || true)" = "$(slot_fingerprint "$1")" ]
 }
 
 # The live slot when it already runs this release's socket server; else the first other one.
@@ -273,6 +277,8 @@ converge() {
       awk '$2 != "healthy" { print $1; exit }')
     return 0
   fi
+  mkdir -p "$slots_dir"
+  slot_fingerprint "$converge_slot" > "$slots_dir/$converge_slot"
   if [ "$(cat "$upstream_file")" != "$(upstream_line "$converge_slot")" ]; then
     upstream_line "$converge_slot" > "$upstream_file.next"
     mv "$upstream_file.next" "$upstream_file"
@@ -307,7 +313,7 @@ roll_back() {
   else
     say "no previous release to restore: stopping this one"
     compose down --remove-orphans >&2 || true
-    rm -f "$current" "$owner" "$live_slot_file" "$upstream_file" || true
+    rm -rf "$current" "$owner" "$live_slot_file" "$upstream_file" "$slots_dir" || true
   fi
   { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
   exit 1
@@ -455,7 +461,7 @@ retire() {
     say "stopping the stack and removing its releases"
     compose down --remove-orphans --volumes >&2
     rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
-      "$live_slot_file"
+      "$live_slot_file" "$slots_dir"
     prune_unnamed
     rm -f "$app_dir/.lock"
     rmdir "$app_dir" 2> /dev/null || true

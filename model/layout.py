@@ -42,8 +42,9 @@ CADDY_DIR = "caddy"
 CADDY_DIR_VARIABLE = "FLOWSPACE_CADDY_DIR"
 CADDY_DIR_IN_CONTAINER = "/etc/caddy"
 SOCKET_UPSTREAM_FILE = "socket-server.upstream"
-# Which socket server slot Caddy serves from.
+# Which socket server slot Caddy serves from; and per slot, what its container was created from.
 LIVE_SLOT_FILE = "socket-server.slot"
+SLOTS_DIR = "socket-server-slots"
 
 SECRETS_DIR = "secrets"
 LIVEKIT_KEY_FILE = "livekit-keys.yaml"

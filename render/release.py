@@ -132,6 +132,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "CADDY_ADMIN": CADDY_ADMIN_SOCKET,
         "SOCKET_UPSTREAM_FILE": layout.SOCKET_UPSTREAM_FILE,
         "LIVE_SLOT_FILE": layout.LIVE_SLOT_FILE,
+        "SLOTS_DIR": layout.SLOTS_DIR,
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),

@@ -43,6 +43,18 @@ MEDIA_PROBE_PORTS = (ports.LIVEKIT_RTC_UDP.first, 55555, ports.LIVEKIT_RTC_UDP.l
 
 
 @dataclass
+class Held:
+    process: subprocess.Popen[str]
+
+    def finish(self) -> dict[str, object]:
+        out, err = self.process.communicate(input="", timeout=60)
+        lines = out.strip().splitlines()
+        assert lines, f"printed nothing: {err[-2000:]}"
+        parsed: dict[str, object] = json.loads(lines[-1])
+        return parsed
+
+
+@dataclass
 class Site:
     pair: Pair
     engine: DockerEngine
@@ -106,6 +118,23 @@ class Site:
         assert lines, f"{' '.join(args[:3])} printed nothing:\n{result.stderr[-3000:]}\n{self.logs()}"
         parsed: dict[str, object] = json.loads(lines[-1])
         return parsed
+
+    def during(self, *args: str, ready: str, env: dict[str, str] | None = None) -> Held:
+        """Starts a client that holds on until told to stop (`Held.finish`), once it prints `ready`."""
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", self.pair.client, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TEST_CA_FILE": str(self.ca_file), **(env or {})},
+        )
+        assert process.stdout is not None
+        first = process.stdout.readline().strip()
+        if first != ready:
+            process.kill()
+            raise AssertionError(f"{' '.join(args[:3])} did not start: {first}{process.communicate()[1][-2000:]}")
+        return Held(process)
 
     def python(self, script: str, *args: str, env: dict[str, str] | None = None) -> dict[str, object]:
         return self.client(sys.executable, str(HERE / script), *args, env=env)
