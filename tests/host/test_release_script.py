@@ -24,12 +24,12 @@ from model.source_tree import SourceFile, SourceTree
 from render.release import (
     AppSecrets,
     ReleaseSettings,
-    release_id,
-    render_plain_files,
+    build_release,
     render_secret_files,
     retire_command,
     secrets_stdin,
 )
+from testbed.release_host import ReleaseHost
 
 STANDINS = Path(__file__).resolve().parents[2] / "testbed" / "standins"
 NO_ENGINE = STANDINS.with_name("standins-no-engine")
@@ -97,13 +97,7 @@ class Host:
             gate_seconds=2,
             gate_interval_seconds=0,
         )
-        files = render_plain_files(settings)
-        identifier = release_id(files, secrets)
-        for name, content in files.items():
-            path = self.app / "releases" / identifier / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-        return identifier
+        return ReleaseHost(self.root / "home" / "ubuntu", self.env()).upload(build_release(settings, secrets))
 
     def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         script = self.app / "releases" / identifier / "release.sh"
