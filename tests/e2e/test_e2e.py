@@ -186,6 +186,21 @@ def test_4a_nothing_listens_on_udp_443_that_the_firewall_does_not_manage(site: S
     assert not [line for line in listening.splitlines() if f":{https} " in line], f"UDP {https} is open:\n{listening}"
 
 
+def test_4c_every_service_runs_without_capabilities_it_does_not_need(site: Site) -> None:
+    """As the engine runs them: all capabilities dropped, no new privileges, and each process's
+    effective set is what the compose file adds back."""
+    added = {"caddy": {"CAP_NET_BIND_SERVICE", "CAP_DAC_READ_SEARCH"}, "livekit": {"CAP_DAC_READ_SEARCH"}}
+    for service, container in site.containers().items():
+        config = site.engine.docker(
+            "inspect", "--format", "{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}}", container
+        ).stdout.split()
+        assert config == ['["ALL"]', '["no-new-privileges:true"]'], (service, config)
+        status = Path(f"/proc/{site.service_pid(service)}/status").read_text()
+        effective = int(next(line for line in status.splitlines() if line.startswith("CapEff:")).split()[1], 16)
+        assert effective.bit_count() == len(added.get(service, set())), (service, hex(effective))
+        assert "NoNewPrivs:\t1" in status, service
+
+
 def test_4b_the_health_gate_verifies_the_certificate_caddy_serves(site: Site, tmp_path: Path) -> None:
     check_gate_verifies_the_served_certificate(site, tmp_path)
 
