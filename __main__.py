@@ -79,7 +79,7 @@ def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> lis
 
 config = read_stack_config()
 tag_every_resource(config.project)
-ingress = origin_lock.ingress(config.network.ssh_allowed_cidrs, config.edge.origin_lock, config.turn is not None)
+ingress = origin_lock.ingress(config.network.ssh, config.edge.origin_lock, config.turn is not None)
 target = oci_host(config, ingress) if config.existing_server is None else existing_host(config)
 certificate, turn = origin_certificate(config), turn_certificate(config)
 hostnames, cutover = (config.edge.socket.name, config.edge.livekit.name), config.cutover

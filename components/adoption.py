@@ -43,8 +43,10 @@ def dns_records(zone_id: str, hostnames: Sequence[str], setting: str) -> dict[st
 
 def vercel_variables(project: VercelProject, setting: str) -> dict[str, str]:
     """Import ids by variable name, for the app's variables that already exist on the stack's targets."""
-    # The data source takes the project's id as well as its name (the API's `idOrName`).
-    result = vercel.get_project(name=project.project_id, team_id=project.team_id)
+    # The lookup takes a name only (its validator refuses a prj_ id); the config requires one here.
+    if project.name is None:
+        raise ValueError("adopting Vercel variables needs the project's name")
+    result = vercel.get_project(name=project.name, team_id=project.team_id)
     existing = [
         ExistingVariable(found.id, found.key, tuple(found.targets or ()), found.git_branch or None)
         for found in result.environments or []

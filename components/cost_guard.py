@@ -117,7 +117,8 @@ class CostGuard(pulumi.ComponentResource):
             name=f"{prefix}-egress-meter",
             description="The FlowSpace VM may publish its outbound count, and nothing else",
             statements=[
-                f"Allow dynamic-group {meter_group} to use metrics in compartment id {args.compartment_id} "
+                f"Allow dynamic-group {meter_group} to use metrics in "
+                f"{allowance.policy_location(args.compartment_id, args.alerts.tenancy_id)} "
                 f"where target.metrics.namespace='{allowance.EGRESS_METRIC_NAMESPACE}'"
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_oci as oci
 
-from model.ports import IANA_PROTOCOL_NUMBERS, Ingress
+from model.ports import ANYWHERE, IANA_PROTOCOL_NUMBERS, Ingress
 from model.project import Project
 
 
@@ -41,6 +41,17 @@ def ingress_rules(ingress: Ingress) -> list[oci.core.SecurityListIngressSecurity
             else None,
         )
         for port, source in ingress.rules()
+    ] + [
+        # Path MTU discovery ("fragmentation needed"): the VNIC's MTU is 9000, and clients behind
+        # smaller ones stall without it (OCI's security list documentation asks for this rule).
+        oci.core.SecurityListIngressSecurityRuleArgs(
+            protocol=IANA_PROTOCOL_NUMBERS["icmp"],
+            source=ANYWHERE,
+            source_type="CIDR_BLOCK",
+            stateless=False,
+            description="path-mtu-discovery",
+            icmp_options=oci.core.SecurityListIngressSecurityRuleIcmpOptionsArgs(type=3, code=4),
+        )
     ]
 
 

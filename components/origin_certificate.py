@@ -55,7 +55,9 @@ class OriginCertificate(pulumi.ComponentResource):
         certificate = cloudflare.OriginCaCertificate(
             f"{name}-certificate",
             csr=request.cert_request_pem,
-            hostnames=hostnames,
+            # Sorted: the API answers them in its own order and the provider's Read keeps that, while
+            # a change of the list replaces the certificate (terraform-provider-cloudflare #6239, #5392).
+            hostnames=sorted(hostnames),
             request_type=args.spec.request_type,
             requested_validity=args.spec.validity_days,
             opts=pulumi.ResourceOptions(parent=self),

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from model.ports import Ingress
+from model.ports import Ingress, SshAccess
 
 
-def ingress(ssh_cidrs: Sequence[str], origin_lock: bool, turn_tls: bool = False) -> pulumi.Output[Ingress]:
+def ingress(ssh: SshAccess, origin_lock: bool, turn_tls: bool = False) -> pulumi.Output[Ingress]:
     """Unknown in a first preview while Cloudflare's ranges are looked up."""
-    ssh = tuple(ssh_cidrs)
     if not origin_lock:
-        return pulumi.Output.from_input(Ingress(ssh))
+        return pulumi.Output.from_input(Ingress(ssh.cidrs, ssh_port=ssh.port))
     ranges = cloudflare.get_ip_ranges_output()
     return pulumi.Output.all(ranges.ipv4_cidrs, ranges.ipv6_cidrs).apply(
-        lambda cidrs: Ingress(ssh, tuple(cidrs[0] or ()), tuple(cidrs[1] or ()), turn_tls)
+        lambda cidrs: Ingress(ssh.cidrs, tuple(cidrs[0] or ()), tuple(cidrs[1] or ()), turn_tls, ssh.port)
     )

@@ -31,6 +31,7 @@ from render.release import (
     Release,
     ReleaseSettings,
     TurnKeyPair,
+    activate_command,
     render_plain_files,
     render_secret_files,
     retire_command,
@@ -207,7 +208,8 @@ class Rollout(pulumi.ComponentResource):
                 connection=connection,
                 source=plain_files.apply(partial(_asset, file_name)),
                 remote_path=pulumi.Output.concat(release_dir, "/", file_name),
-                triggers=[this_release],
+                # A replaced server is a new host: everything is uploaded again.
+                triggers=[this_release, target.server_id],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[wait_for_boot]),
             )
             for file_name in plain_names
@@ -219,16 +221,16 @@ class Rollout(pulumi.ComponentResource):
             create=pulumi.Output.concat(release_script, " receive-secrets"),
             stdin=secret_files.apply(secrets_stdin),
             # The digests let a preview say which secret file a release changes (scripts/host-diff).
-            triggers=[this_release, pulumi.Output.unsecret(secret_files.apply(secret_digests))],
+            triggers=[this_release, pulumi.Output.unsecret(secret_files.apply(secret_digests)), target.server_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
         )
 
         activate = remote.Command(
             f"{name}-activate",
             connection=connection,
-            create=pulumi.Output.concat(release_script, " activate"),
-            delete=script_path.apply(retire_command),
-            triggers=[this_release],
+            create=pulumi.Output.all(script_path, target.server_id).apply(lambda v: activate_command(v[0], v[1])),
+            delete=pulumi.Output.all(script_path, target.server_id).apply(lambda v: retire_command(v[0], v[1])),
+            triggers=[this_release, target.server_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
         )
 

@@ -157,6 +157,8 @@ class Server(pulumi.ComponentResource):
                 display_name=f"{args.project.name_prefix}-vnic",
             ),
             metadata=secret(metadata),
+            # Only IMDS v2 (its Authorization header), which the OCI CLI's instance principal uses.
+            instance_options=oci.core.InstanceInstanceOptionsArgs(are_legacy_imds_endpoints_disabled=True),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.project.protect,
@@ -172,7 +174,7 @@ class Server(pulumi.ComponentResource):
         )
         vnic_id = attachments.vnic_attachments.apply(lambda found: found[0].vnic_id)
         private_ips = oci.core.get_private_ips_output(vnic_id=vnic_id, opts=child_invoke)
-        private_ip_id = private_ips.private_ips.apply(lambda found: found[0].id)
+        private_ip_id = private_ips.private_ips.apply(_primary)
         reserved_ip = oci.core.PublicIp(
             f"{name}-public-ip",
             compartment_id=args.compartment_id,
@@ -207,3 +209,11 @@ class Server(pulumi.ComponentResource):
             self.instance_id,
             self.public_ip,
         )
+
+
+def _primary(found: Sequence[oci.core.outputs.GetPrivateIpsPrivateIpResult]) -> str:
+    """The VNIC's primary private address, which the reserved public IP is assigned to."""
+    primary = [ip.id for ip in found if ip.is_primary]
+    if len(primary) != 1:
+        raise ValueError(f"the server's VNIC lists {len(primary)} primary private IPs, expected one")
+    return primary[0]

@@ -130,6 +130,12 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
     vercel_config = vercel.read_vercel(reader, stack)
     deploy_hook = vercel.read_deploy_hook(reader) if vercel_config else None
     cutover_config = cutover.read_cutover(reader, edge_config.zone_id is not None, vercel_config is not None)
+    if cutover_config.adopt_existing and vercel_config is not None and vercel_config.name is None:
+        reader.problem(
+            vercel.PROJECT_NAME,
+            f"is needed by {cutover.ADOPT_EXISTING.name}: the project's existing variables are looked up by its name",
+            vercel.PROJECT_NAME.set_command(),
+        )
     protect = reader.boolean(PROTECT, default=stack == PRODUCTION_STACK)
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -137,7 +143,7 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         project=Project(stack, protect),
         compartment_id=compartment_id,
         instance=replace(instance, delete_before_replace=replacement_exceeds),
-        network=network_config,
+        network=replace(network_config, ssh_port=existing_server.port) if existing_server else network_config,
         edge=edge_config,
         socket_server=socket_server,
         cost_alerts=cost_alerts,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from config import checks
 from config.keys import Key
 from config.reader import Reader
+from model.ports import SSH, SshAccess
 
 VCN_CIDR = Key("vcnCidr", "string", "CIDR", "VCN address space", "10.0.0.0/16", default="10.0.0.0/16")
 SUBNET_CIDR = Key(
@@ -37,6 +38,12 @@ class NetworkConfig:
     subnet_cidr: str
     ssh_allowed_cidrs: tuple[str, ...]
     admin_ssh_public_keys: tuple[str, ...]
+    # An existing server's targetPort; the created server's sshd listens on 22.
+    ssh_port: int = SSH.first
+
+    @property
+    def ssh(self) -> SshAccess:
+        return SshAccess(self.ssh_allowed_cidrs, self.ssh_port)
 
 
 def read_network(reader: Reader) -> NetworkConfig:

@@ -19,6 +19,15 @@ PROJECT_ID = Key(
     "prj_<id>",
     default_doc="none",
 )
+PROJECT_NAME = Key(
+    "vercelProjectName",
+    "string",
+    "the project's name",
+    "the project's name as in its URL (lowercase letters, digits, `-`): `adoptExisting` looks the project's "
+    "variables up by it, as the provider's lookup takes a name only",
+    "flowspace-web",
+    default_doc="none (required with `adoptExisting`)",
+)
 TEAM_ID = Key(
     "vercelTeamId", "string", "`team_…`", "the Vercel team owning the project", "team_<id>", default_doc="none"
 )
@@ -40,7 +49,10 @@ DEPLOY_HOOK = Key(
     default_doc="none: redeploy by hand",
     secret=True,
 )
-KEYS = (PROJECT_ID, TEAM_ID, TARGETS, DEPLOY_HOOK)
+KEYS = (PROJECT_ID, PROJECT_NAME, TEAM_ID, TARGETS, DEPLOY_HOOK)
+# The provider's project lookup validates its `name` so (pulumiverse-vercel v3,
+# terraform-provider-vercel vercel/data_source_project.go): a `prj_` id is refused before any read.
+PROJECT_NAME_RULE = re.compile(r"[a-z0-9\-]{1,100}")
 _DEPLOY_HOOK = re.compile(r"https://api\.vercel\.com/v1/integrations/deploy/(?P<project>prj_[A-Za-z0-9]+)/[A-Za-z0-9]+")
 
 
@@ -50,10 +62,11 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     chosen = reader.strings(TARGETS, default=())
     targets = chosen or default_vercel_targets(stack)
     team_id = reader.raw(TEAM_ID)
+    name = reader.raw(PROJECT_NAME)
     # Read as text only to check it (never echoed); what reaches the command is the secret output.
     hook = reader.raw(DEPLOY_HOOK)
     if project_id is None:
-        for key, value in ((TEAM_ID, team_id), (TARGETS, chosen), (DEPLOY_HOOK, hook)):
+        for key, value in ((PROJECT_NAME, name), (TEAM_ID, team_id), (TARGETS, chosen), (DEPLOY_HOOK, hook)):
             if value:
                 reader.ignored(
                     key, "no vercelProjectId is set, so nothing is written to Vercel", PROJECT_ID.set_command()
@@ -62,6 +75,12 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
     if not re.fullmatch(r"prj_[A-Za-z0-9]+", project_id):
         reader.problem(
             PROJECT_ID, f"{project_id!r} is not a Vercel project id (prj_..., under Project Settings > General)"
+        )
+    if name is not None and not PROJECT_NAME_RULE.fullmatch(name):
+        reader.problem(
+            PROJECT_NAME,
+            f"{name!r} is not a Vercel project name (lowercase letters, digits and '-', up to 100; "
+            "the name in the project's URL, not its prj_ id)",
         )
     if team_id is not None and not re.fullmatch(r"team_[A-Za-z0-9]+", team_id):
         reader.problem(TEAM_ID, f"{team_id!r} is not a Vercel team id (team_..., under Team Settings > General)")
@@ -86,7 +105,7 @@ def read_vercel(reader: Reader, stack: str) -> VercelProject | None:
             f"belongs to project {hook_match['project']}, not to vercelProjectId {project_id}: it would redeploy "
             "another app",
         )
-    return VercelProject(project_id, team_id, targets)
+    return VercelProject(project_id, team_id, targets, name)
 
 
 def read_deploy_hook(reader: Reader) -> pulumi.Output[str] | None:

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Runs on the host, from inside one release directory (releases/<id>/release.sh):
 #   receive-secrets   read "name base64" lines on stdin into the secrets folder (mode 0600)
-#   activate          runs the activation detached from the SSH session and follows its log: a
+#   activate SERVER   runs the activation detached from the SSH session and follows its log: a
 #                     dropped session leaves it running, and a retry waits for it, then converges
 #   (the activation)  build, firewall, converge the services, health gate; on failure the last good
 #                     release from the history restores itself (its firewall and services); prune
 #   restore           (by a later release's rollback, under its lock) this release's services again
-#   retire            on delete: take the stack down if this release is the current one
+#   retire SERVER     on delete: take the stack down if this release is the current one, on the
+#                     server it was activated for
 #   gate              only the health gate, against what runs now
 # Converging recreates only the services whose image, settings or mounted files changed: mounted
 # files are copied to the mounts folder under their content's digest, Caddy's files live in a
@@ -28,6 +29,8 @@ readonly current="$app_dir/current"
 readonly history="$app_dir/releases.log"
 readonly failed="$app_dir/failed.log"
 readonly owner="$app_dir/stack"
+# The server the live release was activated for (an instance id, or the address of an existing one).
+readonly server_file="$app_dir/server"
 readonly activation_log="$release_dir/activation.log"
 releases_dir=$(dirname "$release_dir")
 readonly releases_dir
@@ -417,6 +420,7 @@ pull_private_image() {
 }
 
 activate_detached() {
+  activate_detached_server=$1
   hold_lock
   claim_host
   build_socket_server
@@ -437,6 +441,7 @@ activate_detached() {
   fi
   stop_idle_slots
   record_success
+  printf '%s\n' "$activate_detached_server" > "$server_file"
   point_current_at "$release_dir"
   install_firewall_for_boot "$release_dir"
   install_meter
@@ -449,7 +454,7 @@ activate_detached() {
 activate() {
   touch "$activation_log"
   activate_from=$(($(wc -c < "$activation_log") + 1))
-  setsid sh "$release_dir/$RELEASE_SCRIPT" activate-detached >> "$activation_log" 2>&1 < /dev/null &
+  setsid sh "$release_dir/$RELEASE_SCRIPT" activate-detached "$1" >> "$activation_log" 2>&1 < /dev/null &
   activate_worker=$!
   tail --bytes="+$activate_from" --pid="$activate_worker" --follow "$activation_log" >&2 || true
   wait "$activate_worker"
@@ -457,11 +462,15 @@ activate() {
 
 retire() {
   hold_lock
+  if [ -s "$server_file" ] && [ "$(cat "$server_file")" != "$1" ]; then
+    say "this host serves the release for server $(cat "$server_file"), not $1: nothing to retire"
+    return 0
+  fi
   if [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ]; then
     say "stopping the stack and removing its releases"
     compose down --remove-orphans --volumes >&2
     rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
-      "$live_slot_file" "$slots_dir"
+      "$live_slot_file" "$slots_dir" "$server_file"
     prune_unnamed
     rm -f "$app_dir/.lock"
     rmdir "$app_dir" 2> /dev/null || true
@@ -470,10 +479,10 @@ retire() {
 
 case "${1:-}" in
   receive-secrets) receive_secrets ;;
-  activate) activate ;;
-  activate-detached) activate_detached ;;
+  activate) activate "${2:?activate: the server this host is}" ;;
+  activate-detached) activate_detached "${2:?}" ;;
   restore) restore ;;
-  retire) retire ;;
+  retire) retire "${2:?retire: the server the release was activated for}" ;;
   gate) gate ;;
-  *) echo "usage: $0 receive-secrets|activate|restore|retire|gate" >&2; exit 2 ;;
+  *) echo "usage: $0 receive-secrets|activate SERVER|restore|retire SERVER|gate" >&2; exit 2 ;;
 esac

@@ -158,3 +158,10 @@ def parse_a1_usage(text: str) -> Instance | None:
         return None
     boot = float(match["boot"]) if match["boot"] else BOOT_VOLUME_MIN_GB
     return Instance(float(match["ocpus"]), float(match["memory"]), boot)
+
+
+def policy_location(compartment_id: str, tenancy_id: str) -> str:
+    """Where a policy statement applies, in OCI's grammar: the root compartment is `tenancy`."""
+    if compartment_id == tenancy_id or compartment_id.startswith("ocid1.tenancy."):
+        return "tenancy"
+    return f"compartment id {compartment_id}"

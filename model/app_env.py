@@ -46,6 +46,8 @@ class VercelProject:
     project_id: str
     team_id: str | None
     targets: tuple[str, ...]
+    # What the provider's project lookup takes (adoption only).
+    name: str | None = None
 
     def import_id(self, variable_id: str) -> str:
         """What the provider's import takes for one of the project's variables."""

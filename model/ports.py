@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
@@ -89,10 +89,18 @@ INTERNAL_PORTS: tuple[InternalPort, ...] = (
     TURN_TLS_LISTENER,
 )
 
-IANA_PROTOCOL_NUMBERS: dict[Protocol, str] = {"tcp": "6", "udp": "17"}
+IANA_PROTOCOL_NUMBERS: dict[str, str] = {"icmp": "1", "tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"
 ANYWHERE_V6 = "::/0"
 IpFamily = Literal[4, 6]
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """Who may open SSH, and on which port sshd listens."""
+
+    cidrs: tuple[str, ...]
+    port: int = SSH.first
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,8 @@ class Ingress:
     origin_lock_cidrs_v6: tuple[str, ...] = ()
     # TURN/TLS on 443 for everyone outside the edge (needs the origin lock); IPv4 only, as its record.
     turn_tls: bool = False
+    # Where sshd listens: an existing server's targetPort; the narrowing to ssh_cidrs follows it.
+    ssh_port: int = SSH.first
 
     def __post_init__(self) -> None:
         if self.turn_tls and self.origin_lock_cidrs is None:
@@ -114,7 +124,9 @@ class Ingress:
 
     @property
     def public_ports(self) -> tuple[PublicPort, ...]:
-        return (*PUBLIC_PORTS, TURN_TLS) if self.turn_tls else PUBLIC_PORTS
+        ssh = replace(SSH, first=self.ssh_port, last=self.ssh_port)
+        table = tuple(ssh if port is SSH else port for port in PUBLIC_PORTS)
+        return (*table, TURN_TLS) if self.turn_tls else table
 
     def sources(self, port: PublicPort, family: IpFamily = 4) -> tuple[str, ...]:
         anywhere = ANYWHERE if family == 4 else ANYWHERE_V6

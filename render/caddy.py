@@ -84,6 +84,8 @@ def render_caddyfile(sites: Sequence[Site], trusted_proxies: Sequence[str], orig
         ),
         tls=f"\ttls {IN_CONTAINER}/{CERTIFICATE_FILE} {IN_CONTAINER}/{KEY_FILE}\n" if origin_certificate else "",
         trusted_proxies=" ".join(trusted_proxies) if trusted_proxies else "private_ranges",
+        # Cloudflare sets this one itself; the left of X-Forwarded-For is whatever the client sent.
+        client_ip_headers="\t\tclient_ip_headers CF-Connecting-IP\n" if trusted_proxies else "",
         sites=blocks,
     )
     return rendered.rstrip() + "\n"

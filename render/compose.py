@@ -63,6 +63,11 @@ def limits_for(settings: ComposeSettings) -> dict[str, Limits]:
     }
 
 
+def literal(value: str) -> str:
+    """A value compose takes as written: `$` would start an interpolation."""
+    return value.replace("$", "$$")
+
+
 def _mounted(file_name: str, target: str) -> str:
     """A file mounted from its content-addressed copy (release.sh sets the variable)."""
     return f"${{{layout.mount_variable(file_name)}:?}}:{target}:ro"
@@ -94,11 +99,14 @@ def compose_document(settings: ComposeSettings) -> dict[str, Any]:
             **({"pull_policy": "never"} if settings.socket_server_built else {}),
             "restart": "unless-stopped",
             "environment": {
-                "NODE_ENV": "production",
-                "PORT": str(container_port),
-                "CORS_ORIGINS": " ".join(settings.allowed_origins),
-                **dict(settings.environment),
-                **({"LIVEKIT_URL": settings.livekit_url} if settings.livekit_url else {}),
+                name: literal(value)
+                for name, value in {
+                    "NODE_ENV": "production",
+                    "PORT": str(container_port),
+                    "CORS_ORIGINS": " ".join(settings.allowed_origins),
+                    **dict(settings.environment),
+                    **({"LIVEKIT_URL": settings.livekit_url} if settings.livekit_url else {}),
+                }.items()
             },
             "env_file": _env_file(f"{secrets}/{layout.SOCKET_SERVER_ENV_FILE}"),
             "ports": [f"127.0.0.1:{slot_port}:{container_port}"],

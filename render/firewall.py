@@ -20,7 +20,7 @@ the instance's): a chain first in DOCKER-USER, the place Docker keeps for rules 
 from __future__ import annotations
 
 from model.layout import FIREWALL_SCRIPT_PATH
-from model.ports import INTERNAL_PORTS, PUBLIC_PORTS, Ingress, IpFamily
+from model.ports import INTERNAL_PORTS, Ingress, IpFamily
 
 CHAIN = "FLOWSPACE-INGRESS"
 REDIRECT_CHAIN = "FLOWSPACE-REDIRECT"
@@ -61,7 +61,7 @@ def redirect_rules(ingress: Ingress) -> list[str]:
 
 
 def _ruleset(ingress: Ingress, family: IpFamily) -> str:
-    managed = [(port.protocol, port.spec, port.name) for port in PUBLIC_PORTS if port.redirected_to is None]
+    managed = [(port.protocol, port.spec, port.name) for port in ingress.public_ports if port.redirected_to is None]
     managed += [("tcp", str(port.port), port.name) for port in INTERNAL_PORTS]
     rejects = [
         f'-A {CHAIN} -p {protocol} -m {protocol} --dport {spec} -m comment --comment "{name}: anyone else" '

@@ -207,10 +207,16 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
     return files
 
 
-def retire_command(script_path: str) -> str:
-    """The delete of an activation: a release already pruned from the host has nothing to retire."""
+def activate_command(script_path: str, server: str) -> str:
+    """The activation, for this server: a replaced server is a new host, and gets the release again."""
+    return f"sh {shlex.quote(script_path)} activate {shlex.quote(server)}"
+
+
+def retire_command(script_path: str, server: str) -> str:
+    """The delete of an activation: a release already pruned from the host, or a host that is now
+    another server (the reserved address moved to a replacement), has nothing to retire."""
     quoted = shlex.quote(script_path)
-    return f"if [ -f {quoted} ]; then sh {quoted} retire; fi"
+    return f"if [ -f {quoted} ]; then sh {quoted} retire {shlex.quote(server)}; fi"
 
 
 def render_secret_files(

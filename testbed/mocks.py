@@ -29,6 +29,7 @@ RESERVED_IP = "203.0.113.10"
 NEWEST_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaanewestnewestnewestnewest"
 VNIC_ID = "ocid1.vnic.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplevnic"
 PRIVATE_IP_ID = "ocid1.privateip.oc1.ap-chuncheon-1.abvwaaaaaaaaexampleprivip"
+SECONDARY_PRIVATE_IP_ID = "ocid1.privateip.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplesecondary"
 
 
 def is_secret(value: Any) -> bool:
@@ -159,7 +160,13 @@ class _Mocks(pulumi.runtime.Mocks):
                 "images": [{"id": NEWEST_IMAGE}, {"id": "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaolderolderolderolder"}]
             },
             "oci:Core/getVnicAttachments:getVnicAttachments": {"vnicAttachments": [{"vnicId": VNIC_ID}]},
-            "oci:Core/getPrivateIps:getPrivateIps": {"privateIps": [{"id": PRIVATE_IP_ID}]},
+            # A secondary address listed first: the reserved IP goes to the primary.
+            "oci:Core/getPrivateIps:getPrivateIps": {
+                "privateIps": [
+                    {"id": SECONDARY_PRIVATE_IP_ID, "isPrimary": False},
+                    {"id": PRIVATE_IP_ID, "isPrimary": True},
+                ]
+            },
             "cloudflare:index/getIpRanges:getIpRanges": {"ipv4Cidrs": CLOUDFLARE_IPV4, "ipv6Cidrs": ["2400:cb00::/32"]},
         }
         answer = {**results, **self.run.invoke_results}.get(args.token, {})

@@ -15,6 +15,8 @@ from model import layout
 from render.release import Release, retire_command, secrets_stdin
 
 STANDINS = Path(__file__).resolve().parent / "standins"
+# The actions that name the server the host is (an instance id on OCI).
+FOR_A_SERVER = ("activate", "retire")
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ReleaseHost:
     # Runs a command on the host: a prefix such as nsenter into the VM's network namespace.
     prefix: Sequence[str] = ()
     timeout: float = 600
+    server: str = "ocid1.instance.oc1.ap-chuncheon-1.testserver"
     uploaded: dict[str, Release] = field(default_factory=dict)
 
     @property
@@ -57,13 +60,16 @@ class ReleaseHost:
             cwd=self.home,
         )
 
+    def argv(self, identifier: str, action: str) -> list[str]:
+        script = str(self.release_dir(identifier) / layout.RELEASE_SCRIPT)
+        return ["sh", script, action, *([self.server] if action in FOR_A_SERVER else [])]
+
     def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return self.command(["sh", str(self.release_dir(identifier) / layout.RELEASE_SCRIPT), action], stdin)
+        return self.command(self.argv(identifier, action), stdin)
 
     def popen(self, identifier: str, action: str) -> subprocess.Popen[str]:
-        script = self.release_dir(identifier) / layout.RELEASE_SCRIPT
         return subprocess.Popen(
-            [*self.prefix, "sh", str(script), action],
+            [*self.prefix, *self.argv(identifier, action)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -84,7 +90,8 @@ class ReleaseHost:
 
     def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
         """What deleting an activation runs (the release may be pruned already)."""
-        return self.command(["sh", "-c", retire_command(str(self.release_dir(identifier) / layout.RELEASE_SCRIPT))])
+        script = str(self.release_dir(identifier) / layout.RELEASE_SCRIPT)
+        return self.command(["sh", "-c", retire_command(script, self.server)])
 
     def current(self) -> str:
         return Path(os.readlink(self.app / "current")).name

@@ -6,6 +6,7 @@ e2e suite runs the same script on a real engine. Every file is the program's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -26,7 +27,6 @@ from render.release import (
     ReleaseSettings,
     build_release,
     render_secret_files,
-    retire_command,
     secrets_stdin,
 )
 from testbed.release_host import ReleaseHost
@@ -97,27 +97,18 @@ class Host:
             gate_seconds=2,
             gate_interval_seconds=0,
         )
-        return ReleaseHost(self.root / "home" / "ubuntu", self.env()).upload(build_release(settings, secrets))
+        return self.release_host.upload(build_release(settings, secrets))
+
+    @property
+    def release_host(self) -> ReleaseHost:
+        return ReleaseHost(self.root / "home" / "ubuntu", self.env(), timeout=60)
 
     def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        script = self.app / "releases" / identifier / "release.sh"
-        # In the host's own folder, as a login shell would be: never in the checkout.
-        return subprocess.run(
-            ["sh", str(script), action],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=60,
-            cwd=self.root,
-        )
+        return self.release_host.run(identifier, action, stdin)
 
     def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
         """What deleting an activation runs (the release may be pruned already)."""
-        command = retire_command(str(self.app / "releases" / identifier / "release.sh"))
-        return subprocess.run(
-            ["sh", "-c", command], capture_output=True, text=True, env=self.env(), timeout=60, cwd=self.root
-        )
+        return self.release_host.retire(identifier)
 
     def deploy(self, identifier: str, secrets: dict[str, str] = SECRETS) -> subprocess.CompletedProcess[str]:
         received = self.run(identifier, "receive-secrets", secrets_stdin(secrets))
@@ -253,6 +244,20 @@ def test_retire_stops_only_the_current_release(host: Host) -> None:
     assert not (host.app / "releases").exists() and not (host.app / "current").exists()
 
 
+def test_a_replaced_server_keeps_the_release_its_replacement_got(host: Host) -> None:
+    """The reserved address moves to the new instance, which gets the same release; the delete of
+    the old instance's activation then reaches the new one, and must leave it running."""
+    release = host.upload(1)
+    replaced = dataclasses.replace(host.release_host, server="ocid1.instance.oc1.ap-chuncheon-1.replacement")
+    assert replaced.run(release, "receive-secrets", secrets_stdin(SECRETS)).returncode == 0
+    assert replaced.run(release, "activate").returncode == 0
+    old = host.retire(release)
+    assert old.returncode == 0 and "nothing to retire" in old.stderr, old.stderr
+    assert host.current() == release and host.running() == release
+    assert replaced.retire(release).returncode == 0
+    assert not (host.app / "current").exists()
+
+
 def test_no_secret_reaches_a_command_line_or_any_output(host: Host) -> None:
     good, bad = host.upload(1), host.upload(2)
     outputs = [host.deploy(good)]
@@ -323,7 +328,7 @@ def test_concurrent_activations_take_turns(host: Host) -> None:
     env = {**host.env(), "STANDIN_UP_SECONDS": "1"}
     runs = [
         subprocess.Popen(
-            ["sh", str(host.app / "releases" / identifier / "release.sh"), "activate"],
+            host.release_host.argv(identifier, "activate"),
             env=env,
             stderr=subprocess.PIPE,
             text=True,
@@ -480,7 +485,7 @@ def _activation_workers(release: Path) -> list[int]:
 def _start_activation(host: Host, identifier: str, up_seconds: str) -> subprocess.Popen[str]:
     assert host.run(identifier, "receive-secrets", secrets_stdin(SECRETS)).returncode == 0
     return subprocess.Popen(
-        ["sh", str(host.app / "releases" / identifier / "release.sh"), "activate"],
+        host.release_host.argv(identifier, "activate"),
         env={**host.env(), "STANDIN_UP_SECONDS": up_seconds},
         stderr=subprocess.PIPE,
         text=True,

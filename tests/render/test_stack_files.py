@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -240,3 +241,15 @@ def test_the_media_and_socket_containers_may_hold_many_open_files() -> None:
     document = yaml.safe_load(render_compose(settings()))
     for service in ("livekit", "socket-server-blue", "socket-server-green"):
         assert document["services"][service]["ulimits"] == {"nofile": {"soft": 65536, "hard": 65536}}, service
+
+
+def test_plain_values_reach_the_socket_server_as_written() -> None:
+    """Compose interpolates `$`: a value is written with `$$` so that the container sees `$`."""
+    document = compose_document(dataclasses.replace(settings(), environment=(("GREETING", "cost: $5 ${HOME}"),)))
+    assert document["services"]["socket-server-blue"]["environment"]["GREETING"] == "cost: $$5 $${HOME}"
+
+
+def test_behind_the_edge_the_client_address_is_cloudflares_header() -> None:
+    locked = render_caddyfile(sites_for(*HOSTNAMES), ("173.245.48.0/20",))
+    assert "client_ip_headers CF-Connecting-IP" in locked
+    assert "client_ip_headers" not in render_caddyfile(sites_for(*HOSTNAMES), ())

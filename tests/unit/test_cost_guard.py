@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pulumi.output import Unknown
 
-from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, egress_alarm_bytes
+from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, egress_alarm_bytes, policy_location
 from testbed.mocks import OPERATOR_VALUES, Run, is_secret, reveal, run_program
 
 ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}
@@ -38,8 +38,15 @@ def test_the_vm_may_publish_its_count_and_nothing_else(guarded: Run) -> None:
     assert group["matchingRule"] == "ALL {instance.id = 'server-instance-id'}"
     assert group["compartmentId"] == OPERATOR_VALUES["flowspace:compartmentId"]  # the tenancy
     (statement,) = guarded.one("oci:Identity/policy:Policy").inputs["statements"]
-    assert statement.startswith(f"Allow dynamic-group {group['name']} to use metrics in compartment id ")
+    # The compartment is the tenancy here: OCI's grammar for the root is `in tenancy`.
+    assert statement.startswith(f"Allow dynamic-group {group['name']} to use metrics in tenancy where ")
     assert statement.endswith(f"where target.metrics.namespace='{EGRESS_METRIC_NAMESPACE}'")
+
+
+def test_a_policy_names_a_compartment_by_id_and_the_root_as_tenancy() -> None:
+    tenancy, compartment = "ocid1.tenancy.oc1..aaaa", "ocid1.compartment.oc1..bbbb"
+    assert policy_location(tenancy, tenancy) == "tenancy"
+    assert policy_location(compartment, tenancy) == f"compartment id {compartment}"
 
 
 def test_the_release_carries_and_installs_the_meter_only_with_alerts(guarded: Run) -> None:

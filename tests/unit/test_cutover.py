@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -37,7 +38,13 @@ ZONE = "0123456789abcdef0123456789abcdef"
 PROJECT_ID = "prj_flowspace1"
 HOOK = "https://api.vercel.com/v1/integrations/deploy/prj_flowspace1/hook123"
 OLD_IP = "144.24.80.20"
-VERCEL = {"flowspace:vercelProjectId": PROJECT_ID, "flowspace:vercelDeployHook": HOOK}
+VERCEL = {
+    "flowspace:vercelProjectId": PROJECT_ID,
+    "flowspace:vercelProjectName": "flowspace-web",
+    "flowspace:vercelDeployHook": HOOK,
+}
+# The provider validates the lookup's name before it reads (vercel/data_source_project.go, v3).
+PROVIDER_NAME_RULE = re.compile(r"[a-z0-9\-]{0,100}")
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
 GET_RECORDS = "cloudflare:index/getDnsRecords:getDnsRecords"
@@ -61,7 +68,20 @@ def existing_setup(extra_records: list[dict[str, Any]] | None = None) -> dict[st
         # As the API filters: the exact name, case-insensitive.
         return {"results": [r for r in records if r["name"].lower() == args["name"]["exact"].lower()]}
 
-    return {GET_RECORDS: lookup, GET_PROJECT: {"environments": variables}}
+    def project(args: dict[str, Any]) -> dict[str, Any]:
+        if not PROVIDER_NAME_RULE.fullmatch(args["name"]):
+            raise ValueError(f"Attribute name value must match ^[a-z0-9\\-]{{0,100}}$, got: {args['name']}")
+        return {"environments": variables}
+
+    return {GET_RECORDS: lookup, GET_PROJECT: project}
+
+
+def test_adoption_looks_the_project_up_by_its_name_which_it_requires() -> None:
+    without_name = {key: value for key, value in VERCEL.items() if key != "flowspace:vercelProjectName"}
+    _, error = run_failing_program({**without_name, "flowspace:adoptExisting": "true"}, invokes=existing_setup())
+    assert "pulumi config set flowspace:vercelProjectName" in str(error), error
+    _, error = run_failing_program({**VERCEL, "flowspace:vercelProjectName": PROJECT_ID})
+    assert "is not a Vercel project name" in str(error), error
 
 
 def before(run: Run, resource: Registration) -> set[str]:
@@ -113,7 +133,7 @@ def test_the_existing_records_and_variables_are_imported_by_id(cutover: Run) -> 
 def test_the_lookup_asks_for_each_hostname_and_the_project(cutover: Run) -> None:
     names = sorted(args["name"]["exact"] for token, args in cutover.calls if token == GET_RECORDS)
     assert names == ["space-livekit.flow-coder.com", "space-socket.flow-coder.com"]
-    assert [args["name"] for token, args in cutover.calls if token == GET_PROJECT] == [PROJECT_ID]
+    assert [args["name"] for token, args in cutover.calls if token == GET_PROJECT] == ["flowspace-web"]
 
 
 def test_without_adoption_nothing_is_looked_up_or_imported() -> None:

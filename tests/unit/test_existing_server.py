@@ -119,3 +119,11 @@ def test_a_first_preview_knows_every_uploaded_file(extra: dict[str, str]) -> Non
     for upload in preview.of_type("command:remote:CopyToRemote"):
         source = upload.inputs["source"]
         assert source != UNKNOWN and hasattr(reveal(source), "text"), f"{upload.name} is unknown in a preview"
+
+
+def test_the_ssh_narrowing_follows_the_target_port() -> None:
+    """sshd on 2222: the host firewall lets only sshAllowedCidrs reach 2222, and leaves 22 alone."""
+    firewall = plain_file(existing(targetPort="2222", sshAllowedCidrs='["198.51.100.0/24"]'), "firewall.sh")
+    assert '-s 198.51.100.0/24 -p tcp -m tcp --dport 2222 -m comment --comment "ssh" -j ACCEPT' in firewall
+    assert '--dport 2222 -m comment --comment "ssh: anyone else" -j REJECT' in firewall
+    assert "--dport 22 " not in firewall

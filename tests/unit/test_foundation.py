@@ -31,10 +31,29 @@ def prod_preview() -> Run:
     return run_program("prod", preview=True)
 
 
-def ingress(run: Run) -> list[dict[str, object]]:
+def all_ingress(run: Run) -> list[dict[str, object]]:
     rules = run.one("oci:Core/securityList:SecurityList").inputs["ingressSecurityRules"]
     assert isinstance(rules, list)
     return rules
+
+
+def ingress(run: Run) -> list[dict[str, object]]:
+    """The rules that open ports (all but ICMP's)."""
+    return [rule for rule in all_ingress(run) if rule["protocol"] != ports.IANA_PROTOCOL_NUMBERS["icmp"]]
+
+
+def test_path_mtu_discovery_reaches_the_vm_and_no_other_icmp(prod: Run) -> None:
+    icmp = [rule for rule in all_ingress(prod) if rule["protocol"] == ports.IANA_PROTOCOL_NUMBERS["icmp"]]
+    assert icmp == [
+        {
+            "protocol": "1",
+            "source": "0.0.0.0/0",
+            "sourceType": "CIDR_BLOCK",
+            "stateless": False,
+            "description": "path-mtu-discovery",
+            "icmpOptions": {"type": 3, "code": 4},
+        }
+    ]
 
 
 def opened(rule: dict[str, object]) -> tuple[str, int, int]:
@@ -172,3 +191,10 @@ def test_an_availability_domain_the_region_lacks_stops_before_anything_is_declar
     assert expected in str(error) and "flowspace:availabilityDomain" in str(error), error
     assert "pulumi config set flowspace:availabilityDomain 0" in str(error)
     assert not run.resources, f"declared before the check: {[r.name for r in run.resources]}"
+
+
+def test_the_reserved_ip_goes_to_the_primary_private_ip_and_legacy_imds_is_off(prod: Run) -> None:
+    """The mocks list a secondary address first."""
+    assert prod.one("oci:Core/publicIp:PublicIp").inputs["privateIpId"] == PRIVATE_IP_ID
+    options = prod.one("oci:Core/instance:Instance").inputs["instanceOptions"]
+    assert options == {"areLegacyImdsEndpointsDisabled": True}

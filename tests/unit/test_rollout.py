@@ -51,14 +51,17 @@ def test_release_lands_in_a_content_addressed_directory(prod: Run) -> None:
     shipped = unpack(files["socket-server.tgz.b64"])
     assert "server.js" in shipped and "package-lock.json" in shipped
     assert f"node_ip: {RESERVED_IP}" in files["livekit.yaml"]
+    server = "server-instance-id"  # the mocks name a resource's id after it
     for resource in [*prod.of_type(COPY), prod.named("rollout-secrets"), prod.named("rollout-activate")]:
         assert resource.inputs["triggers"][0] == release, f"{resource.name} is not triggered by the release id"
+        # A replaced server is a new host: it gets the release again.
+        assert resource.inputs["triggers"][-1] == server, f"{resource.name} does not follow the server"
     assert (
-        f"/home/ubuntu/flowspace/releases/{release}/release.sh activate"
-        in prod.named("rollout-activate").inputs["create"]
+        f"sh /home/ubuntu/flowspace/releases/{release}/release.sh activate {server}"
+        == prod.named("rollout-activate").inputs["create"]
     )
     delete = prod.named("rollout-activate").inputs["delete"]
-    assert delete.startswith("if [ -f ") and delete.endswith("release.sh retire; fi"), delete
+    assert delete.startswith("if [ -f ") and delete.endswith(f"release.sh retire {server}; fi"), delete
 
 
 def test_rendering_twice_gives_the_same_release(prod: Run) -> None:
