@@ -13,7 +13,7 @@ from functools import partial
 import pulumi
 import pulumi_oci as oci
 
-from model import allowance
+from model import allowance, layout
 from model.project import Project
 
 # Share of the monthly egress allowance at which each alarm fires, and how loudly.
@@ -34,7 +34,17 @@ class CostGuardArgs:
 def egress_query(instance_id: str, fraction: float) -> str:
     """The month's outbound bytes so far, as the VM counts them, against a share of the 10 TB."""
     limit = allowance.egress_alarm_bytes(fraction)
-    return f'{allowance.EGRESS_METRIC_NAME}[1h]{{resourceId = "{instance_id}"}}.max() > {limit}'
+    window = f"{allowance.EGRESS_ALARM_WINDOW_MINUTES}m"
+    return f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}.max() > {limit}'
+
+
+def meter_silence_query(instance_id: str) -> str:
+    """True once the meter has published nothing for EGRESS_SILENCE_HOURS (OCI's absence alarm)."""
+    window = f"{allowance.EGRESS_ALARM_WINDOW_MINUTES}m"
+    return (
+        f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
+        f".groupBy(resourceId).absent({allowance.EGRESS_SILENCE_HOURS}h)"
+    )
 
 
 def meter_matching_rule(instance_id: str) -> str:
@@ -144,6 +154,24 @@ class CostGuard(pulumi.ComponentResource):
                 pending_duration="PT5M",
                 opts=child,
             )
+
+        oci.monitoring.Alarm(
+            f"{name}-egress-meter-silent",
+            compartment_id=args.compartment_id,
+            metric_compartment_id=args.compartment_id,
+            namespace=allowance.EGRESS_METRIC_NAMESPACE,
+            query=pulumi.Output.from_input(args.instance_id).apply(meter_silence_query),
+            severity="WARNING",
+            destinations=[topic.id],
+            is_enabled=True,
+            display_name=f"{prefix}-egress-meter-silent",
+            body=(
+                f"The egress meter has published nothing for {allowance.EGRESS_SILENCE_HOURS} hours: the egress "
+                f"alarms are blind. Check the VM and `systemctl status {layout.EGRESS_TIMER}` on it."
+            ),
+            pending_duration="PT5M",
+            opts=child,
+        )
 
         self.topic_id = topic.id
         self.budget_id = budget.id

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Counts the bytes this host sent this month and publishes the count as a custom metric
-# ($EGRESS_NAMESPACE/$EGRESS_METRIC), authorised by the instance principal. Run hourly by its timer.
-# Overridable for tests: METER_COUNTER, METER_MONTH, METER_METADATA, OCI_CLI.
+# ($EGRESS_NAMESPACE/$EGRESS_METRIC), authorised by the instance principal. Run by its timer, often
+# enough that every window of the alarms holds a reading.
+# Overridable for tests: METER_COUNTER, METER_MONTH, METER_BOOT_ID, METER_BOOT_MONTH, METER_METADATA,
+# OCI_CLI.
 set -eu
 : "${EGRESS_NAMESPACE:?}" "${EGRESS_METRIC:?}" "${EGRESS_STATE:?}" "${OCI_CLI_VENV:?}" "${OCI_CLI_VERSION:?}"
 
@@ -11,17 +13,26 @@ if [ -z "${METER_COUNTER:-}" ]; then
 fi
 month=${METER_MONTH:-$(date -u +%Y-%m)}
 counter=$(cat "$METER_COUNTER")
+boot_id=${METER_BOOT_ID:-$(cat /proc/sys/kernel/random/boot_id)}
+if [ -z "${METER_BOOT_MONTH:-}" ]; then
+  METER_BOOT_MONTH=$(date -u -d "@$(($(date +%s) - $(cut -d. -f1 /proc/uptime)))" +%Y-%m)
+fi
 
-# Counting starts at the first run. A counter below the last reading was reset by a reboot, so all
-# of it is new; a new month starts from what was sent since the last reading.
-total=0
+# The counter counts since the boot (the boot id tells a reboot). A first run counts all of it
+# when the boot was this month, else from now; a new month starts from what was sent since the
+# last reading.
+if [ "$METER_BOOT_MONTH" = "$month" ]; then total=$counter; else total=0; fi
 if [ -s "$EGRESS_STATE" ]; then
-  read -r saved_month saved_total saved_last < "$EGRESS_STATE"
-  if [ "$counter" -ge "$saved_last" ]; then delta=$((counter - saved_last)); else delta=$counter; fi
+  read -r saved_month saved_total saved_last saved_boot < "$EGRESS_STATE"
+  if [ "${saved_boot:-}" = "$boot_id" ] && [ "$counter" -ge "$saved_last" ]; then
+    delta=$((counter - saved_last))
+  else
+    delta=$counter
+  fi
   if [ "$saved_month" = "$month" ]; then total=$((saved_total + delta)); else total=$delta; fi
 fi
 mkdir -p "$(dirname "$EGRESS_STATE")"
-printf '%s %s %s\n' "$month" "$total" "$counter" > "$EGRESS_STATE.next"
+printf '%s %s %s %s\n' "$month" "$total" "$counter" "$boot_id" > "$EGRESS_STATE.next"
 mv "$EGRESS_STATE.next" "$EGRESS_STATE"
 
 if [ -n "${METER_METADATA:-}" ]; then

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
+from model.allowance import EGRESS_METER_INTERVAL_MINUTES, EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
 from model.layout import EGRESS_METER_PATH, EGRESS_STATE
 from model.versions import OCI_CLI_VERSION
 
@@ -44,12 +44,13 @@ Type=oneshot
 
 
 def render_egress_timer() -> str:
-    return """[Unit]
-Description=FlowSpace month-to-date outbound meter, hourly
+    interval = EGRESS_METER_INTERVAL_MINUTES
+    return f"""[Unit]
+Description=FlowSpace month-to-date outbound meter, every {interval} minutes
 
 [Timer]
 OnBootSec=5min
-OnUnitActiveSec=1h
+OnUnitActiveSec={interval}min
 Persistent=true
 
 [Install]

@@ -22,6 +22,7 @@ METADATA = """{
 class Meter:
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         (root / "meter.sh").write_text(render_egress_meter())
         (root / "metadata.json").write_text(METADATA)
         # A stand-in OCI CLI that keeps what it would have posted.
@@ -36,7 +37,8 @@ class Meter:
             if line.startswith("Environment=")
         )
 
-    def run(self, counter: int, month: str) -> dict[str, object]:
+    def run(self, counter: int, month: str, boot: str = "boot-1", boot_month: str = "2026-10") -> dict[str, object]:
+        """One reading; by default the host booted in an earlier month and has not rebooted since."""
         (self.root / "tx_bytes").write_text(f"{counter}\n")
         env = {
             **os.environ,
@@ -44,6 +46,8 @@ class Meter:
             "EGRESS_STATE": str(self.root / "state"),
             "METER_COUNTER": str(self.root / "tx_bytes"),
             "METER_MONTH": month,
+            "METER_BOOT_ID": boot,
+            "METER_BOOT_MONTH": boot_month,
             "METER_METADATA": str(self.root / "metadata.json"),
             "OCI_CLI": str(self.root / "oci"),
             "POSTED": str(self.root / "posted.json"),
@@ -54,8 +58,8 @@ class Meter:
         assert isinstance(posted, dict)
         return posted
 
-    def count(self, counter: int, month: str) -> int:
-        return int(self.run(counter, month)["datapoints"][0]["value"])  # type: ignore[index]
+    def count(self, counter: int, month: str, boot: str = "boot-1", boot_month: str = "2026-10") -> int:
+        return int(self.run(counter, month, boot, boot_month)["datapoints"][0]["value"])  # type: ignore[index]
 
 
 @pytest.fixture
@@ -72,7 +76,19 @@ def test_the_count_grows_by_what_was_sent_since_the_last_reading(meter: Meter) -
 def test_a_reboot_resets_the_kernel_counter_but_not_the_month(meter: Meter) -> None:
     meter.count(1_000, "2026-11")
     assert meter.count(9_000, "2026-11") == 8_000
-    assert meter.count(500, "2026-11") == 8_500, "after a reboot everything in the new counter is new"
+    assert meter.count(500, "2026-11", boot="boot-2") == 8_500, "after a reboot everything in the new counter is new"
+
+
+def test_a_reboot_is_told_by_the_boot_id_even_when_the_new_counter_is_higher(meter: Meter) -> None:
+    meter.count(1_000, "2026-11")
+    assert meter.count(3_000, "2026-11") == 2_000
+    assert meter.count(50_000, "2026-11", boot="boot-2") == 52_000
+
+
+def test_a_first_run_counts_since_the_boot_when_the_boot_was_this_month(meter: Meter, tmp_path: Path) -> None:
+    assert meter.count(7_000, "2026-11", boot_month="2026-11") == 7_000
+    earlier = Meter(tmp_path / "earlier")
+    assert earlier.count(7_000, "2026-11", boot_month="2026-10") == 0, "a boot last month: counted from now"
 
 
 def test_a_new_month_starts_again(meter: Meter) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from pulumi.output import Unknown
 
-from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, egress_alarm_bytes, policy_location
+from model.allowance import (
+    EGRESS_ALARM_WINDOW_MINUTES,
+    EGRESS_METRIC_NAME,
+    EGRESS_METRIC_NAMESPACE,
+    egress_alarm_bytes,
+    policy_location,
+)
+from render.egress import render_egress_timer
 from testbed.mocks import OPERATOR_VALUES, Run, is_secret, reveal, run_program
 
 ALERTS = {"flowspace:alertEmail": "ops@flow-coder.com"}
@@ -22,13 +29,14 @@ def test_cost_guard_is_off_without_an_alert_email() -> None:
 
 
 def test_egress_alarms_fire_at_8_and_10_tb_sent_this_month(guarded: Run) -> None:
-    alarms = {a.inputs["severity"]: a.inputs for a in guarded.of_type("oci:Monitoring/alarm:Alarm")}
-    assert set(alarms) == {"WARNING", "CRITICAL"}
+    egress = [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if not a.name.endswith("-silent")]
+    alarms = {a.inputs["severity"]: a.inputs for a in egress}
+    assert set(alarms) == {"WARNING", "CRITICAL"} and len(egress) == 2
     instance = "server-instance-id"
     for severity, limit in (("WARNING", 8 * 10**12), ("CRITICAL", 10 * 10**12)):
         assert egress_alarm_bytes(0.8 if severity == "WARNING" else 1.0) == limit
         query = alarms[severity]["query"]
-        assert query == f'{EGRESS_METRIC_NAME}[1h]{{resourceId = "{instance}"}}.max() > {limit}', query
+        assert query == f'{EGRESS_METRIC_NAME}[60m]{{resourceId = "{instance}"}}.max() > {limit}', query
         assert alarms[severity]["namespace"] == EGRESS_METRIC_NAMESPACE
         assert "this month" in alarms[severity]["body"]
 
@@ -105,7 +113,18 @@ def test_a_bad_alert_email_is_refused() -> None:
 def test_alarm_queries_wait_for_the_vnic_in_preview() -> None:
     run = run_program(overrides=ALERTS, preview=True)
     alarms = run.of_type("oci:Monitoring/alarm:Alarm")
-    assert len(alarms) == 2
+    assert len(alarms) == 3
     for alarm in alarms:
         query = reveal(alarm.inputs["query"])
         assert isinstance(query, Unknown), f"{alarm.name}'s query was built before the VNIC was known: {query!r}"
+
+
+def test_a_silent_meter_raises_its_own_alarm_and_the_meter_fills_every_window(guarded: Run) -> None:
+    (silent,) = [alarm for alarm in guarded.of_type("oci:Monitoring/alarm:Alarm") if alarm.name.endswith("-silent")]
+    assert silent.inputs["query"] == (
+        f'{EGRESS_METRIC_NAME}[60m]{{resourceId = "server-instance-id"}}.groupBy(resourceId).absent(3h)'
+    )
+    assert silent.inputs["destinations"] and silent.inputs["severity"] == "WARNING"
+    timer = render_egress_timer()
+    every = int(timer.split("OnUnitActiveSec=")[1].split("min")[0])
+    assert every * 2 <= EGRESS_ALARM_WINDOW_MINUTES, "an alarm window must hold at least two readings"
