@@ -5,7 +5,7 @@
 # Overridable for tests: METER_COUNTER, METER_MONTH, METER_BOOT_ID, METER_BOOT_MONTH, METER_METADATA,
 # OCI_CLI.
 set -eu
-: "${EGRESS_NAMESPACE:?}" "${EGRESS_METRIC:?}" "${EGRESS_STATE:?}" "${OCI_CLI_VENV:?}" "${OCI_CLI_VERSION:?}"
+: "${EGRESS_NAMESPACE:?}" "${EGRESS_METRIC:?}" "${EGRESS_STATE:?}" "${OCI_CLI_VENV:?}" "${OCI_CLI_REQUIREMENTS:?}"
 
 if [ -z "${METER_COUNTER:-}" ]; then
   device=$(ip route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
@@ -49,7 +49,8 @@ oci=${OCI_CLI:-$OCI_CLI_VENV/bin/oci}
 if [ ! -x "$oci" ]; then
   python3 -m venv "$OCI_CLI_VENV" 2> /dev/null ||
     { apt-get install -y -qq python3-venv > /dev/null && python3 -m venv "$OCI_CLI_VENV"; }
-  "$OCI_CLI_VENV/bin/pip" install --quiet "oci-cli==$OCI_CLI_VERSION"
+  # Exactly the packages of the lock, each checked against its hash.
+  "$OCI_CLI_VENV/bin/pip" install --quiet --require-hashes --only-binary=:all: -r "$OCI_CLI_REQUIREMENTS"
 fi
 payload=$(mktemp)
 trap 'rm -f "$payload"' EXIT

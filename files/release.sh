@@ -147,6 +147,7 @@ install_meter() {
   # OCI stacks with cost alerts: the month-to-date outbound meter, hourly.
   [ -n "$EGRESS_METER" ] || return 0
   sudo -n install -m 0755 "$release_dir/$EGRESS_METER" "$EGRESS_METER_PATH"
+  sudo -n install -D -m 0644 "$release_dir/$EGRESS_CLI_REQUIREMENTS" "$EGRESS_CLI_REQUIREMENTS_PATH"
   if command -v systemctl > /dev/null; then
     for install_meter_unit in "$EGRESS_SERVICE" "$EGRESS_TIMER"; do
       sudo -n install -m 0644 "$release_dir/$install_meter_unit" "$UNIT_DIR/$install_meter_unit"

@@ -29,6 +29,9 @@ EGRESS_METER_PATH = "/usr/local/sbin/flowspace-egress-meter"
 EGRESS_SERVICE = "flowspace-egress.service"
 EGRESS_TIMER = "flowspace-egress.timer"
 EGRESS_STATE = "/var/lib/flowspace/egress"
+# The OCI CLI it publishes with: every package pinned by hash (scripts/lock-oci-cli writes it).
+EGRESS_CLI_REQUIREMENTS = "oci-cli-requirements.txt"
+EGRESS_CLI_REQUIREMENTS_PATH = f"/usr/local/share/flowspace/{EGRESS_CLI_REQUIREMENTS}"
 
 # Files the services mount are copied to MOUNTS_DIR under their content's digest: a release that
 # leaves a file as it was leaves the mount, and so the container, as it was. release.sh writes each
@@ -107,7 +110,7 @@ def plain_file_names(
         SYSCTL_CONF,
     ]
     if egress_meter:
-        names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER]
+        names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER, EGRESS_CLI_REQUIREMENTS]
     if origin_certificate:
         names.append(ORIGIN_CERTIFICATE)
     if socket_server_source:

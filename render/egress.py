@@ -1,6 +1,6 @@
 """The host's month-to-date outbound meter: what OCI's own metrics cannot say (they are rates).
 
-`files/egress-meter.sh` adds, every hour, the bytes sent on the default-route interface since its
+`files/egress-meter.sh` adds, every 15 minutes, the bytes sent on the default-route interface since its
 last reading to the month's count (a reboot resets the kernel counter; a new month the count) and
 publishes the count as a custom metric, authorised by the instance principal that the cost
 guard's dynamic group and policy grant. The alarms at 80% and 100% of the free 10 TB watch it.
@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.allowance import EGRESS_METER_INTERVAL_MINUTES, EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
-from model.layout import EGRESS_METER_PATH, EGRESS_STATE
-from model.versions import OCI_CLI_VERSION
+from model.layout import EGRESS_CLI_REQUIREMENTS, EGRESS_CLI_REQUIREMENTS_PATH, EGRESS_METER_PATH, EGRESS_STATE
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 # The OCI CLI lives in a virtualenv of its own, made on the first run.
@@ -23,13 +22,18 @@ def render_egress_meter() -> str:
     return (FILES / "egress-meter.sh").read_text()
 
 
+def render_cli_requirements() -> str:
+    """The OCI CLI and its dependencies pinned by hash (scripts/lock-oci-cli)."""
+    return (FILES / EGRESS_CLI_REQUIREMENTS).read_text()
+
+
 def render_egress_service() -> str:
     settings = {
         "EGRESS_NAMESPACE": EGRESS_METRIC_NAMESPACE,
         "EGRESS_METRIC": EGRESS_METRIC_NAME,
         "EGRESS_STATE": EGRESS_STATE,
         "OCI_CLI_VENV": OCI_CLI_VENV,
-        "OCI_CLI_VERSION": OCI_CLI_VERSION,
+        "OCI_CLI_REQUIREMENTS": EGRESS_CLI_REQUIREMENTS_PATH,
     }
     environment = "".join(f"Environment={key}={value}\n" for key, value in settings.items())
     return f"""[Unit]

@@ -55,6 +55,7 @@ class ReleaseSettings:
     # The month-to-date outbound meter (OCI stacks with cost alerts).
     egress_meter: bool = False
     egress_meter_path: str = layout.EGRESS_METER_PATH
+    egress_cli_requirements_path: str = layout.EGRESS_CLI_REQUIREMENTS_PATH
     # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
     turn_hostname: str | None = None
     health_interval_seconds: int = 5
@@ -149,6 +150,8 @@ def _release_env(settings: ReleaseSettings) -> str:
         "EGRESS_METER_PATH": settings.egress_meter_path,
         "EGRESS_SERVICE": layout.EGRESS_SERVICE,
         "EGRESS_TIMER": layout.EGRESS_TIMER,
+        "EGRESS_CLI_REQUIREMENTS": layout.EGRESS_CLI_REQUIREMENTS,
+        "EGRESS_CLI_REQUIREMENTS_PATH": settings.egress_cli_requirements_path,
         "SECRET_FILES": " ".join(
             layout.secret_file_names(
                 settings.certificate_pem is not None, settings.registry is not None, settings.turn_hostname is not None
@@ -201,6 +204,7 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         files[layout.EGRESS_METER] = egress.render_egress_meter()
         files[layout.EGRESS_SERVICE] = egress.render_egress_service()
         files[layout.EGRESS_TIMER] = egress.render_egress_timer()
+        files[layout.EGRESS_CLI_REQUIREMENTS] = egress.render_cli_requirements()
     archive = settings.archive
     if archive is not None:
         files[layout.SOCKET_SERVER_ARCHIVE] = archive

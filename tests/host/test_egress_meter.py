@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
-from render.egress import render_egress_meter, render_egress_service
+from model.versions import OCI_CLI_VERSION
+from render.egress import render_cli_requirements, render_egress_meter, render_egress_service
 
 METADATA = """{
   "canonicalRegionName" : "ap-chuncheon-1",
@@ -106,3 +108,11 @@ def test_the_count_is_published_as_the_alarms_expect(meter: Meter) -> None:
     argv = (meter.root / "posted.json.argv").read_text()
     assert "--auth instance_principal" in argv
     assert "--endpoint https://telemetry-ingestion.ap-chuncheon-1.oraclecloud.com" in argv
+
+
+def test_the_cli_is_installed_from_the_lock_only_with_every_hash_checked(meter: Meter) -> None:
+    script = render_egress_meter()
+    assert '--require-hashes --only-binary=:all: -r "$OCI_CLI_REQUIREMENTS"' in script
+    lines = [line for line in render_cli_requirements().splitlines() if not line.startswith("#")]
+    assert f"oci-cli=={OCI_CLI_VERSION} " in "\n".join(lines) + "\n"
+    assert lines and all(re.fullmatch(r"[a-z0-9.\-]+==\S+ --hash=sha256:[0-9a-f]{64}", line) for line in lines)

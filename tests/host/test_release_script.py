@@ -94,6 +94,7 @@ class Host:
             sysctl_path=str(self.root / "sbin" / "60-flowspace.conf"),
             egress_meter=meter,
             egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
+            egress_cli_requirements_path=str(self.root / "share" / "oci-cli-requirements.txt"),
             gate_seconds=2,
             gate_interval_seconds=0,
         )
@@ -414,6 +415,8 @@ def test_a_release_with_the_meter_installs_it_and_starts_its_timer(host: Host) -
     assert host.deploy(release).returncode == 0
     assert (host.root / "sbin" / "flowspace-egress-meter").exists()
     assert (host.root / "sbin" / "flowspace-egress.timer").exists()
+    locked = (host.root / "share" / "oci-cli-requirements.txt").read_text()
+    assert "oci-cli==" in locked and "--hash=sha256:" in locked
     log = (host.standin_dir / "argv.log").read_text()
     assert "sudo -n systemctl enable --now flowspace-egress.timer" in log
     plain = host.upload(2)
