@@ -111,6 +111,8 @@ class Rollout(pulumi.ComponentResource):
         livekit_api_key, livekit_api_secret = _livekit_keys(name, args, child)
         # The admin dashboard's key to the socket server's metrics, through Caddy.
         metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=child)
+        # Keys the secret files' digests, which a preview shows (scripts/host-diff).
+        digest_key = random.RandomPassword(f"{name}-digest-key", length=32, special=False, opts=child)
 
         server = args.socket_server
 
@@ -174,6 +176,7 @@ class Rollout(pulumi.ComponentResource):
         this_release = pulumi.Output.unsecret(
             pulumi.Output.all(plain_files, secret_files).apply(lambda files: Release(files[0], files[1]).id)
         )
+        digests = pulumi.Output.all(secret_files, digest_key.result).apply(lambda v: secret_digests(v[0], v[1]))
         release_dir = pulumi.Output.concat(app_dir(target.user), f"/{RELEASES_DIR}/", this_release)
         script_path = pulumi.Output.concat(release_dir, f"/{RELEASE_SCRIPT}")
         release_script = pulumi.Output.concat("sh ", script_path.apply(shlex.quote))
@@ -221,7 +224,7 @@ class Rollout(pulumi.ComponentResource):
             create=pulumi.Output.concat(release_script, " receive-secrets"),
             stdin=secret_files.apply(secrets_stdin),
             # The digests let a preview say which secret file a release changes (scripts/host-diff).
-            triggers=[this_release, pulumi.Output.unsecret(secret_files.apply(secret_digests)), target.server_id],
+            triggers=[this_release, pulumi.Output.unsecret(digests), target.server_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -289,10 +290,12 @@ def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) 
     return digest.hexdigest()[:16]
 
 
-def secret_digests(secret_files: Mapping[str, str]) -> str:
-    """`name=digest ...`: tells which secret file changed between releases without revealing any."""
+def secret_digests(secret_files: Mapping[str, str], key: str) -> str:
+    """`name=digest ...`: tells which secret file changed between releases without revealing any.
+    Keyed (HMAC with the stack's own secret key): a short secret cannot be guessed from its digest."""
     return " ".join(
-        f"{name}={hashlib.sha256(content.encode()).hexdigest()[:16]}" for name, content in sorted(secret_files.items())
+        f"{name}={hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()[:16]}"
+        for name, content in sorted(secret_files.items())
     )
 
 

@@ -105,7 +105,7 @@ def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHo
 
 def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost, operator: Operator) -> None:
     run = operator.must(*UP)
-    assert "17 created" in run.output
+    assert "18 created" in run.output
     outputs = operator.outputs()
     release = str(outputs["release_id"])
     files = host.files()

@@ -265,7 +265,7 @@ def test_carried_over_keys_replace_the_generated_ones() -> None:
     generated = run.of_type("random:index/randomPassword:RandomPassword") + run.of_type(
         "random:index/randomString:RandomString"
     )
-    assert [resource.name for resource in generated] == ["rollout-metrics-token"]
+    assert sorted(resource.name for resource in generated) == ["rollout-digest-key", "rollout-metrics-token"]
     assert run.outputs["livekit_api_key"].value == "APIoldkey"
     environment = run.outputs["vercel_env"]
     assert environment.secret and environment.value["LIVEKIT_API_SECRET"] == secret

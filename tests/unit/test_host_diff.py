@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from model.source_tree import SourceFile, SourceTree
-from render.release import render_secret_files, secret_digests
+from render.release import parse_secret_digests, render_secret_files, secret_digests
 from render.source_archive import source_archive
 from scripts.host_diff import (
     NO_CHANGES,
@@ -85,14 +86,14 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
         files,
         dict(
             pair.split("=")
-            for pair in secret_digests(render_secret_files("APIkey", old_secret, None, "t" * 48)).split()
+            for pair in secret_digests(render_secret_files("APIkey", old_secret, None, "t" * 48), KEY).split()
         ),
     )
     new = HostRelease(
         files,
         dict(
             pair.split("=")
-            for pair in secret_digests(render_secret_files("APIkey", new_secret, None, "t" * 48)).split()
+            for pair in secret_digests(render_secret_files("APIkey", new_secret, None, "t" * 48), KEY).split()
         ),
     )
     diff = host_diff(old, new)
@@ -100,6 +101,17 @@ def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
     assert diff.summary() == f"secrets/livekit-keys.yaml: changed; unchanged: {unchanged}", diff.summary()
     rendered = render_markdown(diff, "prod")
     assert old_secret not in rendered and new_secret not in rendered
+
+
+KEY = "k" * 32
+
+
+def test_secret_digests_are_keyed_so_a_short_secret_cannot_be_guessed_from_them() -> None:
+    files = {"socket-server.env": "PASSWORD='hunter2'\n"}
+    keyed = parse_secret_digests(secret_digests(files, KEY))["socket-server.env"]
+    plain = hashlib.sha256(files["socket-server.env"].encode()).hexdigest()[:16]
+    assert keyed != plain and keyed != parse_secret_digests(secret_digests(files, "x" * 32))["socket-server.env"]
+    assert keyed == parse_secret_digests(secret_digests(files, KEY))["socket-server.env"], "stable for one stack"
 
 
 def test_the_mock_program_carries_secret_digests_in_plain_sight() -> None:
