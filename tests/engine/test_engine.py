@@ -97,7 +97,7 @@ def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(
 
 def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     run = operator.must("preview", "--non-interactive")
-    assert "+ 17 to create" in run.output, run.output[-2000:]
+    assert "+ 18 to create" in run.output, run.output[-2000:]
     assert "command:remote:Command" in run.output and "rollout-activate" in run.output
     assert host.commands() == [], "preview ran commands on the host"
     assert host.sessions() == 0, "preview opened SSH sessions"
@@ -133,7 +133,7 @@ def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost,
 def test_3_up_again_changes_nothing_and_runs_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     commands, sessions = host.commands(), host.sessions()
     run = operator.must(*UP)
-    assert "17 unchanged" in run.output, run.output[-2000:]
+    assert "18 unchanged" in run.output, run.output[-2000:]
     assert host.commands() == commands, "an unchanged stack ran commands on the host"
     assert host.sessions() == sessions, "an unchanged stack opened SSH sessions"
 
@@ -206,7 +206,7 @@ def test_6_failures_and_good_releases_in_any_order_never_jam(host: SshHost, oper
         assert current_release(host) == live and running_release(host) == live
         assert len(releases_on(host)) <= 3, releases_on(host)
     again = operator.must(*UP)
-    assert "17 unchanged" in again.output, again.output[-2000:]
+    assert "18 unchanged" in again.output, again.output[-2000:]
 
 
 def test_7_no_plaintext_secret_anywhere_in_the_state(host: SshHost, operator: Operator) -> None:
