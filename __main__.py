@@ -67,11 +67,11 @@ def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> lis
     edge, cutover = config.edge, config.cutover
     if edge.zone_id is None:
         return []
-    names = [host.name for host in edge.hostnames]
+    direct = [config.turn.hostname] if config.turn else []
+    names = [host.name for host in edge.hostnames] + direct
     adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
     points_to = cutover.dns_target_ip or target.public_ip
     extra = edge.strict_tls_extra_hostnames
-    direct = [config.turn.hostname] if config.turn else []
     args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt, direct)
     # The records move to the new host only once it serves (its release passed the health gate).
     return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]

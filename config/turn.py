@@ -14,6 +14,7 @@ from config.cost import EMAIL
 from config.edge import LIVEKIT_HOSTNAME, ORIGIN_LOCK, SOCKET_HOSTNAME, ZONE_ID, EdgeConfig
 from config.keys import Key
 from config.reader import Reader
+from model.edge import Hostname
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -70,6 +71,16 @@ def read_turn(reader: Reader, edge: EdgeConfig) -> TurnConfig | None:
             "hostname of its own (Cloudflare cannot proxy TURN)",
             TURN_HOSTNAME.set_command(),
         )
+    else:
+        label = Hostname(hostname, proxied=False).label
+        for other in edge.hostnames:
+            if other.label == label:
+                reader.problem(
+                    TURN_HOSTNAME,
+                    f"{hostname!r} begins with the same label as {other.name!r}; each hostname's DNS record is "
+                    "named after its first label, so the two would collide",
+                    TURN_HOSTNAME.set_command(),
+                )
     if edge.zone_id is None:
         reader.problem(
             TURN_HOSTNAME,

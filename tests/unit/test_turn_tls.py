@@ -96,6 +96,7 @@ def test_a_first_preview_knows_every_upload_with_turn_tls() -> None:
     ("overrides", "says"),
     [
         ({"flowspace:turnHostname": "space-socket.flow-coder.com"}, "hostname of its own"),
+        ({"flowspace:turnHostname": "space-socket.turn.flow-coder.com"}, "begins with the same label as"),
         ({"flowspace:turnHostname": "turn.example.org"}, "not inside the zone"),
         ({"flowspace:turnHostname": "bad_name.flow-coder.com"}, "not a valid hostname"),
         ({"flowspace:acmeEmail": None}, "acmeEmail: is required"),
@@ -117,3 +118,19 @@ def test_a_bad_turn_config_names_the_key_and_the_fix_before_anything_is_declared
 def test_the_acme_settings_without_a_turn_hostname_are_refused() -> None:
     _, error = run_failing_program({"flowspace:acmeEmail": "ops@flow-coder.com"})
     assert "flowspace:acmeEmail: would be ignored" in str(error)
+
+
+def test_adoption_takes_over_the_turn_record_too() -> None:
+    found = {"id": "rec-turn", "type": "A", "content": "198.51.100.20", "name": TURN["flowspace:turnHostname"]}
+
+    def lookup(args: dict[str, object]) -> dict[str, object]:
+        name = args["name"]
+        assert isinstance(name, dict)
+        return {"results": [found] if name["exact"] == found["name"] else []}
+
+    run = run_program(
+        overrides={**TURN, "flowspace:adoptExisting": "true"},
+        invokes={"cloudflare:index/getDnsRecords:getDnsRecords": lookup},
+    )
+    (record,) = [r for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord") if r.name == "dns-space-turn"]
+    assert record.import_id.endswith("/rec-turn"), record.import_id
