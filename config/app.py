@@ -75,7 +75,9 @@ def read_health_gate_seconds(reader: Reader) -> int:
 
 
 def read_allowed_origins(reader: Reader, domain: str) -> tuple[str, ...]:
-    origins = reader.strings(ALLOWED_ORIGINS, default=()) or (f"https://{domain}", f"https://*.{domain}")
+    # Pulumi fills in the declared default ([]) when the key is unset: empty means the default.
+    given = reader.strings(ALLOWED_ORIGINS, default=())
+    origins = given or (f"https://{domain}", f"https://*.{domain}")
     for origin in origins:
         match = _ORIGIN.fullmatch(origin)
         if match is None or not (checks.is_hostname(match["host"]) or match["host"] == "localhost"):

@@ -6,7 +6,11 @@ import ipaddress
 import re
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+from cryptography.hazmat.primitives.serialization import (
+    load_pem_private_key,
+    load_ssh_private_key,
+    load_ssh_public_key,
+)
 
 from config.keys import Key
 from config.reader import Reader
@@ -49,6 +53,33 @@ def is_public_ipv4(text: str) -> bool:
         return False
     address = ipaddress.IPv4Address(text)
     return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+def ssh_private_key(reader: Reader, key: Key, value: str) -> None:
+    """Parsed now, not at the first SSH dial; nothing of it is ever shown."""
+    load = load_ssh_private_key if "OPENSSH PRIVATE KEY" in value else load_pem_private_key
+    try:
+        load(value.encode(), password=None)
+    except TypeError:
+        reader.problem(
+            key,
+            "is protected by a passphrase, which the rollout cannot type; give it a copy without one",
+            f"cp ~/.ssh/<key> /tmp/k && ssh-keygen -p -N '' -f /tmp/k && pulumi config set --secret {key.full_name} "
+            "< /tmp/k",
+        )
+    except UnsupportedAlgorithm:
+        reader.problem(
+            key,
+            "cannot be read here (a passphrase-protected OpenSSH key, or an unknown algorithm); give it an "
+            "ed25519 or RSA key without a passphrase",
+            f"pulumi config set --secret {key.full_name} < ~/.ssh/<key>",
+        )
+    except ValueError:
+        reader.problem(
+            key,
+            "is not an SSH private key (OpenSSH or PEM)",
+            f"pulumi config set --secret {key.full_name} < ~/.ssh/<key>",
+        )
 
 
 def openssh_public_key(reader: Reader, key: Key, value: str) -> None:

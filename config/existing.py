@@ -132,6 +132,9 @@ def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
             f"any key knowingly: {ACCEPT_ANY_HOST_KEY.set_command()}",
         )
     private_key = reader.secret(TARGET_PRIVATE_KEY)
+    key_text = reader.multiline(TARGET_PRIVATE_KEY)
+    if key_text is not None:
+        checks.ssh_private_key(reader, TARGET_PRIVATE_KEY, key_text)
     if private_key is None:
         reader.problem(TARGET_PRIVATE_KEY, "is not set; it is the SSH private key the rollout logs in with")
         private_key = pulumi.Output.secret("")

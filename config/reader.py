@@ -84,9 +84,19 @@ class Reader:
         return self.typed(key, fallback, _parse_bool, "true or false")
 
     def strings(self, key: Key, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """Each item held to what a single value is: one line, no control characters, not blank."""
         fallback = default if default is not None else key.default
         assert isinstance(fallback, tuple), key.name
-        return self.typed(key, fallback, _parse_string_list, "a list of strings")
+        items = self.typed(key, fallback, _parse_string_list, "a list of strings")
+        kept = []
+        for number, item in enumerate(items, start=1):
+            if any(ord(character) < 32 or ord(character) == 127 for character in item):
+                self.problem(key, f"item {number} contains a line break or a control character; every item is one line")
+            elif not item.strip():
+                self.problem(key, f"item {number} is blank")
+            else:
+                kept.append(item.strip())
+        return tuple(kept)
 
     def ignored(self, key: Key, because: str, instead: str) -> None:
         """A setting another one would silently drop: refused, with both ways out."""

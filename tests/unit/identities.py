@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from testbed.mocks import reveal, run_program
+from testbed.mocks import TEST_LOGIN_KEY, reveal, run_program
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "identities"
-EXISTING_LOGIN_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nexisting\n-----END OPENSSH PRIVATE KEY-----\n"
+EXISTING_LOGIN_KEY = TEST_LOGIN_KEY
 EXISTING_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm host"
 STACKS: dict[str, dict[str, str | None]] = {
     "prod": {},

@@ -9,7 +9,7 @@ import yaml
 
 from config import KEYS, ConfigError, load_stack_config
 from config import docs as config_docs
-from testbed.mocks import DictSource, run_failing_program, stack_config
+from testbed.mocks import TEST_LOGIN_KEY, DictSource, run_failing_program, stack_config
 
 
 class RecordingSource(DictSource):
@@ -39,7 +39,7 @@ def plain(stack: str, overrides: dict[str, str | None]) -> dict[str, str]:
 EVERY_MODE = {
     "prod": {"flowspace:alertEmail": "ops@example.com", "flowspace:vercelProjectId": "prj_abc"},
     "existing": {
-        "flowspace:targetPrivateKey": "key",
+        "flowspace:targetPrivateKey": TEST_LOGIN_KEY,
         "flowspace:acceptAnyHostKey": "true",
         "flowspace:compartmentId": None,
     },

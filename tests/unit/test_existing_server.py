@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, PrivateFormat
 from pulumi.runtime.rpc import UNKNOWN
 
-from testbed.mocks import Run, is_secret, reveal, run_program
+from testbed.mocks import TEST_LOGIN_KEY, Run, is_secret, reveal, run_program
 
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nexisting\n-----END OPENSSH PRIVATE KEY-----\n"
+KEY = TEST_LOGIN_KEY
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm host"
 BASE: dict[str, str | None] = {
     "flowspace:targetPrivateKey": KEY,
@@ -127,3 +129,15 @@ def test_the_ssh_narrowing_follows_the_target_port() -> None:
     assert '-s 198.51.100.0/24 -p tcp -m tcp --dport 2222 -m comment --comment "ssh" -j ACCEPT' in firewall
     assert '--dport 2222 -m comment --comment "ssh: anyone else" -j REJECT' in firewall
     assert "--dport 22 " not in firewall
+
+
+def test_the_login_key_is_parsed_before_anything_is_declared_and_never_shown() -> None:
+    not_a_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nnotakeyatall\n-----END OPENSSH PRIVATE KEY-----\n"
+    with pytest.raises(Exception, match="is not an SSH private key") as refused:
+        existing(targetPrivateKey=not_a_key)
+    assert "notakeyatall" not in str(refused.value)
+    encrypted = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"passphrase")
+    )
+    with pytest.raises(Exception, match="protected by a passphrase"):
+        existing(targetPrivateKey=encrypted.decode())

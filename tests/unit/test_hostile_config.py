@@ -8,7 +8,7 @@ import pytest
 
 from config import KEYS, ConfigError, load_stack_config
 from config.keys import Key
-from testbed.mocks import DictSource, run_program, stack_config
+from testbed.mocks import TEST_LOGIN_KEY, DictSource, run_program, stack_config
 
 HOSTILE = (
     "x; touch /tmp/pwned #",
@@ -20,7 +20,7 @@ HOSTILE = (
     "../../etc/passwd",
 )
 EXISTING = {
-    "flowspace:targetPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n",
+    "flowspace:targetPrivateKey": TEST_LOGIN_KEY,
     "flowspace:targetHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm host",
     "flowspace:compartmentId": None,
 }
@@ -58,3 +58,20 @@ def test_hostile_values_are_refused_by_name_or_never_reach_a_shell(key: Key) -> 
             for name in SHELL_INPUTS:
                 text = str(resource.inputs.get(name, ""))
                 assert value.strip() not in text, f"{key.name}={value!r} reached {resource.name}.{name}: {text}"
+
+
+def refusals(stack: str, overrides: dict[str, str | None]) -> set[str]:
+    values = stack_config(stack, overrides)
+    plain = {name.removeprefix("flowspace:"): text for name, text in values.items() if name.startswith("flowspace:")}
+    try:
+        load_stack_config(DictSource(plain), stack)
+    except ConfigError as error:
+        return {problem.key for problem in error.problems}
+    return set()
+
+
+@pytest.mark.parametrize("key", [key for key in KEYS if key.type == "array"], ids=lambda key: key.name)
+def test_every_list_item_is_held_to_the_rules_of_a_single_value(key: Key) -> None:
+    stack, base = stack_for(key)
+    for item in ("first line\nsecond line", "tab\there", "   "):
+        assert key.name in refusals(stack, {**base, key.full_name: json.dumps([item])}), f"{key.name}: {item!r}"
