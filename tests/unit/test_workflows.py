@@ -51,8 +51,33 @@ def test_the_cli_is_the_version_the_project_tests_with_and_the_backend_is_explic
 
 
 def test_deploy_refreshes_before_it_updates() -> None:
-    (up,) = pulumi_steps(ROOT / ".github" / "workflows" / "deploy.yml")
+    (up,) = pulumi_steps(ROOT / ".github" / "workflows" / "up.yml")
     assert up["with"]["command"] == "up" and up["with"]["refresh"] is True
+
+
+def workflow(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    return document
+
+
+def test_a_push_deploys_only_after_the_tests_and_a_reviewer_and_the_renewal_waits_for_nobody() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    assert jobs["test"]["uses"] == "./.github/workflows/test.yml"
+    assert jobs["up"]["needs"] == "test" and jobs["up"]["with"]["environment"] == "production"
+    assert jobs["renew"]["if"] == "github.event_name == 'schedule'" and "needs" not in jobs["renew"]
+    assert jobs["renew"]["with"]["environment"] == "renewal"
+    assert jobs["up"]["if"] == jobs["test"]["if"] == "github.event_name != 'schedule'"
+    assert workflow("preview.yml")["jobs"]["test"]["uses"] == "./.github/workflows/test.yml"
+
+
+def test_forks_are_told_why_there_is_no_preview_and_the_host_comment_is_edited_in_place() -> None:
+    jobs = workflow("preview.yml")["jobs"]
+    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert jobs["preview"]["if"] == same_repository
+    assert jobs["fork"]["if"] == same_repository.replace("==", "!=")
+    assert "no pulumi preview for a pull request from a fork" in jobs["fork"]["steps"][0]["run"]
+    (comment,) = [step for step in jobs["preview"]["steps"] if step.get("name") == "Comment the host changes"]
+    assert "--method PATCH" in comment["run"] and "marker" in comment["run"]
 
 
 def test_the_dev_preview_runs_only_with_devs_own_credentials() -> None:
