@@ -166,6 +166,10 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
 
 def read_chat_webhook(reader: Reader, alerts_on: bool) -> pulumi.Output[str] | None:
     webhook = reader.secret(ALERT_CHAT_WEBHOOK)
+    # Read as text only to check it (never echoed): the URL is its own credential, so never plain http.
+    text = reader.raw(ALERT_CHAT_WEBHOOK)
+    if text is not None and not re.fullmatch(r"https://[^\s/]+/\S*", text):
+        reader.problem(ALERT_CHAT_WEBHOOK, "is not an https URL; the webhook URL is its own credential")
     if webhook is not None and not alerts_on:
         reader.ignored(ALERT_CHAT_WEBHOOK, "the cost alerts are off without alertEmail", ALERT_EMAIL.set_command())
     return webhook if alerts_on else None

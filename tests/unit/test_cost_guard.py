@@ -72,6 +72,9 @@ def test_alerts_can_also_go_to_a_chat_webhook() -> None:
     assert chat["protocol"] == "SLACK" and is_secret(chat["endpoint"]) and reveal(chat["endpoint"]) == hook
     with pytest.raises(Exception, match="flowspace:alertChatWebhook: would be ignored"):
         run_program(overrides={"flowspace:alertChatWebhook": hook})
+    with pytest.raises(Exception, match="flowspace:alertChatWebhook: is not an https URL") as refused:
+        run_program(overrides={**ALERTS, "flowspace:alertChatWebhook": hook.replace("https", "http")})
+    assert "secret-token" not in str(refused.value), "the webhook's own credential was shown"
 
 
 def test_alarms_notify_the_topic_that_mails_the_operator(guarded: Run) -> None:
