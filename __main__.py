@@ -41,7 +41,7 @@ def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
 def existing_host(config: StackConfig) -> SshTarget:
     host = config.existing_server
     assert host is not None
-    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.address, host.public_ip, host.port)
+    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.identity, host.public_ip, host.port)
 
 
 def origin_certificate(config: StackConfig) -> OriginCertificate | None:

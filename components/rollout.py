@@ -231,9 +231,11 @@ class Rollout(pulumi.ComponentResource):
         activate = remote.Command(
             f"{name}-activate",
             connection=connection,
+            # A replaced server changes the command, not the triggers: an update runs it on the new
+            # machine, and no delete is sent to the old one (which may be gone, or hold another key).
             create=pulumi.Output.all(script_path, target.server_id).apply(lambda v: activate_command(v[0], v[1])),
             delete=pulumi.Output.all(script_path, target.server_id).apply(lambda v: retire_command(v[0], v[1])),
-            triggers=[this_release, target.server_id],
+            triggers=[this_release],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
         )
 

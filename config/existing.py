@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -77,6 +79,15 @@ class ExistingServerConfig:
     private_key: pulumi.Output[str]
     # Pinned when given; without it the SSH host key is not checked.
     host_key: str | None
+
+    @property
+    def identity(self) -> str:
+        """Which machine this is: the address, and the host key's fingerprint when it is pinned (a
+        machine replaced at the same address has a new one, and gets the release again)."""
+        if self.host_key is None:
+            return self.address
+        blob = base64.b64decode(self.host_key.split()[1])
+        return f"{self.address}#SHA256:{base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip('=')}"
 
 
 def _refuse_dropped(reader: Reader) -> None:

@@ -83,6 +83,20 @@ class SshHost:
     def read(self, path: str) -> str:
         return self.inside("cat", f"{APP_DIR}/{path}").stdout
 
+    def replace_machine(self) -> None:
+        """Another machine at the same address (as a replaced VM behind a reserved IP): a new host
+        key, an empty disk, the same login key authorised."""
+        self.sshd.terminate()
+        self.sshd.wait(timeout=10)
+        for name in ("host_key", "host_key.pub"):
+            (self.workdir / name).unlink()
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "replacement", "-f", str(self.workdir / "host_key"))
+        (self.standin_dir / "running").unlink(missing_ok=True)
+        self.host_public_key = (self.workdir / "host_key.pub").read_text().strip()
+        started = (self.workdir / "sshd.log").read_text().count("Server listening")
+        self.sshd = _boot(self.pair, self.workdir)
+        _wait_for_sshd(self, started)
+
     def behave(self, line: str | None) -> None:
         """A stand-in behaviour ("* fail-health"), or None for none."""
         (self.standin_dir / "behaviour").write_text(f"{line}\n" if line else "")
@@ -116,30 +130,36 @@ def ssh_host(workdir: Path, tag: str = "ea") -> Iterator[SshHost]:
     Path("/run/sshd").mkdir(exist_ok=True)
     with namespace_pair(tag) as pair:
         (workdir / "sshd_config").write_text(_sshd_config(workdir, pair.server_ip))
-        boot = (
-            "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
-            "mount -t tmpfs tmpfs /etc/systemd/system && mount -t tmpfs tmpfs /etc/sysctl.d && "
-            f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
-        )
-        with (workdir / "sshd.log").open("wb") as log:
-            sshd = pair.popen(
-                pair.server,
-                ["unshare", "--mount", "--propagation", "private", "sh", "-c", boot],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        sshd = _boot(pair, workdir)
         host = SshHost(pair, workdir, sshd, (workdir / "host_key.pub").read_text().strip(), workdir / "login_key")
         try:
             _wait_for_sshd(host)
             yield host
         finally:
-            sshd.terminate()
-            sshd.wait(timeout=10)
+            host.sshd.terminate()
+            host.sshd.wait(timeout=10)
 
 
-def _wait_for_sshd(host: SshHost) -> None:
+def _boot(pair: Pair, workdir: Path) -> subprocess.Popen[bytes]:
+    """sshd with empty /home, /usr/local/sbin, unit and sysctl folders: a machine with a new disk."""
+    boot = (
+        "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
+        "mount -t tmpfs tmpfs /etc/systemd/system && mount -t tmpfs tmpfs /etc/sysctl.d && "
+        f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
+    )
+    with (workdir / "sshd.log").open("ab") as log:
+        return pair.popen(
+            pair.server,
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", boot],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for_sshd(host: SshHost, started_before: int = 0) -> None:
+    """Until the log says one more sshd than `started_before` listens."""
     deadline = time.monotonic() + 15
-    while "Server listening" not in (host.workdir / "sshd.log").read_text():
+    while (host.workdir / "sshd.log").read_text().count("Server listening") <= started_before:
         if host.sshd.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"sshd did not start: {(host.workdir / 'sshd.log').read_text()}")
         time.sleep(0.1)

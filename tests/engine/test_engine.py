@@ -263,3 +263,24 @@ def test_9_two_stacks_aimed_at_one_host_never_interleave(engine: Path, tmp_path:
             assert len(ups) == 1, f"only the owning stack's release may start: {ups}"
             assert host.inside("cat", f"{APP_DIR}/stack").stdout.strip() == winner
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_10_a_machine_replaced_at_the_same_address_gets_the_release(engine: Path, tmp_path: Path) -> None:
+    """A new machine behind the same address (a replaced VM keeps its reserved IP): its new host key
+    is its identity, so one `up` lands the release there; the old activation's delete reaches the
+    new machine and leaves it serving."""
+    with (
+        ssh_host(tmp_path / "host", tag="ec") as host,
+        operator_for(host, engine, tmp_path / "operator", existing_server_config(host)) as operator,
+    ):
+        operator.must(*UP)
+        release = current_release(host)
+        host.replace_machine()
+        assert not host.files(), "the replacement starts with an empty disk"
+        operator.set_config({"targetHostKey": host.host_public_key})
+        run = operator.must(*UP)
+        assert current_release(host) == release and running_release(host) == release, run.output[-3000:]
+        assert "stopping the stack" not in run.output, "nothing is retired: the release stays"
+        again = operator.must(*UP)
+        assert "18 unchanged" in again.output, again.output[-2000:]
+    shutil.rmtree(tmp_path, ignore_errors=True)
