@@ -9,10 +9,12 @@ client on the socket hostname.
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -148,8 +150,12 @@ def _kill_activation_when(site: Site, identifier: str, marker: str) -> None:
             listing = site.pair.run(
                 site.pair.server, "pgrep", "-f", f"{identifier}/release.sh activate-detached", check=False
             )
-            for pid in listing.stdout.split():
-                site.pair.run(site.pair.server, "kill", "-KILL", f"-{pid}", check=False)
+            for pid in map(int, listing.stdout.split()):
+                # Only the detached worker, which leads its own process group (setsid): never a
+                # group this test did not start.
+                with suppress(ProcessLookupError):
+                    if os.getpgid(pid) == pid:
+                        os.killpg(pid, signal.SIGKILL)
             return
         time.sleep(0.05)
     raise AssertionError(f"the activation never said {marker!r}")
