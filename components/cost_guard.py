@@ -7,6 +7,7 @@ outbound count (render/egress.py), and alarms at 80% and 100% of the free 10 TB 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -134,43 +135,40 @@ class CostGuard(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
         )
 
-        for fraction, severity in EGRESS_ALARMS:
-            percent = round(fraction * 100)
+        def alarm(suffix: str, display: str, query: Callable[[str], str], severity: str, body: str) -> None:
             oci.monitoring.Alarm(
-                f"{name}-egress-{percent}",
+                f"{name}-egress-{suffix}",
                 compartment_id=args.compartment_id,
                 metric_compartment_id=args.compartment_id,
                 namespace=allowance.EGRESS_METRIC_NAMESPACE,
-                query=pulumi.Output.from_input(args.instance_id).apply(partial(egress_query, fraction=fraction)),
+                query=pulumi.Output.from_input(args.instance_id).apply(query),
                 severity=severity,
                 destinations=[topic.id],
                 is_enabled=True,
-                display_name=f"{prefix}-egress-{percent}pct",
-                body=(
-                    f"Outbound traffic this month is above {percent}% of the "
-                    f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB Always Free egress "
-                    "(beyond it, outbound data is billed)."
-                ),
+                display_name=f"{prefix}-egress-{display}",
+                body=body,
                 pending_duration="PT5M",
                 opts=child,
             )
 
-        oci.monitoring.Alarm(
-            f"{name}-egress-meter-silent",
-            compartment_id=args.compartment_id,
-            metric_compartment_id=args.compartment_id,
-            namespace=allowance.EGRESS_METRIC_NAMESPACE,
-            query=pulumi.Output.from_input(args.instance_id).apply(meter_silence_query),
-            severity="WARNING",
-            destinations=[topic.id],
-            is_enabled=True,
-            display_name=f"{prefix}-egress-meter-silent",
-            body=(
-                f"The egress meter has published nothing for {allowance.EGRESS_SILENCE_HOURS} hours: the egress "
-                f"alarms are blind. Check the VM and `systemctl status {layout.EGRESS_TIMER}` on it."
-            ),
-            pending_duration="PT5M",
-            opts=child,
+        for fraction, severity in EGRESS_ALARMS:
+            percent = round(fraction * 100)
+            alarm(
+                str(percent),
+                f"{percent}pct",
+                partial(egress_query, fraction=fraction),
+                severity,
+                f"Outbound traffic this month is above {percent}% of the "
+                f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB Always Free egress "
+                "(beyond it, outbound data is billed).",
+            )
+        alarm(
+            "meter-silent",
+            "meter-silent",
+            meter_silence_query,
+            "WARNING",
+            f"The egress meter has published nothing for {allowance.EGRESS_SILENCE_HOURS} hours: the egress "
+            f"alarms are blind. Check the VM and `systemctl status {layout.EGRESS_TIMER}` on it.",
         )
 
         self.topic_id = topic.id

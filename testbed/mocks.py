@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.sync_await import _sync_await
@@ -28,15 +30,13 @@ CLOUDFLARE_IPV4 = ["173.245.48.0/20", "103.21.244.0/22", "104.16.0.0/13"]
 RESERVED_IP = "203.0.113.10"
 NEWEST_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaanewestnewestnewestnewest"
 VNIC_ID = "ocid1.vnic.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplevnic"
-# A key for tests only, never authorised anywhere: the config parses targetPrivateKey.
-TEST_LOGIN_KEY = """-----BEGIN OPENSSH PRIVATE KEY-----
-b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUx
-OQAAACC6YtmjAgY3nZVZqFmZwfOjcml1wMLBakq03OwyLUeAtgAAAIhBNQAfQTUAHwAAAAtzc2gt
-ZWQyNTUxOQAAACC6YtmjAgY3nZVZqFmZwfOjcml1wMLBakq03OwyLUeAtgAAAECeepA4pmz7ExH8
-g9u3ytC6rihLzWi5CMiNPGQz09hjw7pi2aMCBjedlVmoWZnB86NyaXXAwsFqSrTc7DItR4C2AAAA
-AAECAwQF
------END OPENSSH PRIVATE KEY-----
-"""
+# A key for tests only, never authorised anywhere, made from a fixed seed (PKCS8: the same text
+# every run, so the recorded inputs hold): the config parses targetPrivateKey.
+TEST_LOGIN_KEY = (
+    Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    .decode()
+)
 PRIVATE_IP_ID = "ocid1.privateip.oc1.ap-chuncheon-1.abvwaaaaaaaaexampleprivip"
 SECONDARY_PRIVATE_IP_ID = "ocid1.privateip.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplesecondary"
 
