@@ -36,6 +36,9 @@ COMMAND = "command:remote:Command"
 SECURITY_LIST = "oci:Core/securityList:SecurityList"
 SECRETS_STEP = "rollout-secrets"
 NO_CHANGES = "no changes on the host"
+NOT_COMPARED = "not compared"
+QUIET = ("unchanged", NOT_COMPARED)
+MIRROR_NOTE = "secret files are not compared: this preview holds none of the stack's secrets"
 _RULE = re.compile(
     r"-A \S+ -s (?P<source>\S+) -p (?P<protocol>\w+) .*--dport (?P<ports>\S+) .*--comment \"(?P<name>[^\"]+)\""
 )
@@ -54,7 +57,7 @@ class HostRelease:
 @dataclass(frozen=True)
 class FileChange:
     name: str
-    # "changed", "added", "removed" or "unchanged"
+    # "changed", "added", "removed", "unchanged" or NOT_COMPARED
     status: str
     diff: str = ""
     secret: bool = False
@@ -73,16 +76,17 @@ class FileChange:
 class HostDiff:
     headlines: list[str]
     files: list[FileChange]
+    secrets_compared: bool = True
 
     @property
     def changed(self) -> bool:
-        return bool(self.headlines) or any(change.status != "unchanged" for change in self.files)
+        return bool(self.headlines) or any(change.status not in QUIET for change in self.files)
 
     def summary(self) -> str:
         """One line: what changed, then the names of what did not."""
         if not self.changed:
             return NO_CHANGES
-        parts = [change.summary for change in self.files if change.status != "unchanged"]
+        parts = [change.summary for change in self.files if change.status not in QUIET]
         unchanged = [change.name for change in self.files if change.status == "unchanged"]
         return "; ".join([*parts, *([f"unchanged: {', '.join(unchanged)}"] if unchanged else [])])
 
@@ -189,7 +193,9 @@ def _headlines(old: HostRelease, new: HostRelease) -> list[str]:
     return lines
 
 
-def host_diff(old: HostRelease | None, new: HostRelease | None) -> HostDiff:
+def host_diff(old: HostRelease | None, new: HostRelease | None, mirror: bool = False) -> HostDiff:
+    """`mirror`: a preview of the stack's mirror (scripts/preview_mirror.py), whose secrets are
+    placeholders: secret files are not compared (a preview that could compare them would hold them)."""
     old, new = old or HostRelease(), new or HostRelease()
     changes = []
     for name in sorted(set(old.files) | set(new.files)):
@@ -211,25 +217,29 @@ def host_diff(old: HostRelease | None, new: HostRelease | None) -> HostDiff:
         status = (
             "unchanged" if before == after else "added" if before is None else "removed" if after is None else "changed"
         )
+        if mirror and before is not None and after is not None:
+            status = NOT_COMPARED
         changes.append(FileChange(f"{layout.SECRETS_DIR}/{name}", status, secret=True))
-    return HostDiff(_headlines(old, new), changes)
+    return HostDiff(_headlines(old, new), changes, secrets_compared=not mirror)
 
 
 def render_text(diff: HostDiff) -> str:
+    note = [] if diff.secrets_compared else [MIRROR_NOTE]
     if not diff.changed:
-        return NO_CHANGES + "\n"
-    parts = [*diff.headlines, diff.summary(), ""]
-    parts += [change.diff for change in diff.files if change.diff and change.status != "unchanged"]
+        return "\n".join([NO_CHANGES, *note]) + "\n"
+    parts = [*diff.headlines, diff.summary(), *note, ""]
+    parts += [change.diff for change in diff.files if change.diff and change.status not in QUIET]
     return "\n".join(parts).rstrip() + "\n"
 
 
 def render_markdown(diff: HostDiff, stack: str) -> str:
     title = f"### Host changes for `{stack}`"
+    note = [] if diff.secrets_compared else ["", f"_{MIRROR_NOTE}_"]
     if not diff.changed:
-        return f"{title}\n\n{NO_CHANGES}\n"
-    parts = [title, "", *[f"- {line}" for line in diff.headlines], "", diff.summary(), ""]
+        return "\n".join([title, "", NO_CHANGES, *note]) + "\n"
+    parts = [title, "", *[f"- {line}" for line in diff.headlines], "", diff.summary(), *note, ""]
     for change in diff.files:
-        if change.status == "unchanged" or not change.diff:
+        if change.status in QUIET or not change.diff:
             continue
         parts += [
             f"<details><summary>{change.summary}</summary>",
@@ -243,9 +253,11 @@ def render_markdown(diff: HostDiff, stack: str) -> str:
     return "\n".join(parts)
 
 
-def _preview_document(stack: str) -> dict[str, Any]:
+def _preview_document(stack: str, mirror: bool) -> dict[str, Any]:
+    # A mirror is never refreshed: the cloud holds what its placeholders stand for.
+    refresh = ["--refresh=false"] if mirror else []
     result = subprocess.run(
-        ["pulumi", "preview", "--json", "--diff", "--non-interactive", "--stack", stack],
+        ["pulumi", "preview", "--json", "--diff", "--non-interactive", *refresh, "--stack", stack],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -262,6 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-s", "--stack", default="", help="the stack to preview")
     parser.add_argument("--preview-json", help="a recorded `pulumi preview --json --diff` document instead")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="the stack is a preview mirror (scripts/preview-mirror): secret files not compared",
+    )
     args = parser.parse_args(argv)
     if not args.stack and not args.preview_json:
         parser.error("name a stack (-s) or a recorded preview (--preview-json)")
@@ -269,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.preview_json) as handle:
             document = json.load(handle)
     else:
-        document = _preview_document(args.stack)
-    diff = host_diff(release_from_preview(document, "old"), release_from_preview(document, "new"))
+        document = _preview_document(args.stack, args.mirror)
+    diff = host_diff(release_from_preview(document, "old"), release_from_preview(document, "new"), args.mirror)
     sys.stdout.write(render_markdown(diff, args.stack or "stack") if args.format == "markdown" else render_text(diff))
     return 0
 

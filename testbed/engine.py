@@ -189,6 +189,7 @@ class Operator:
     home: Path
     stack: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    passphrase: str = PASSPHRASE
 
     def env(self) -> dict[str, str]:
         return {
@@ -197,7 +198,7 @@ class Operator:
             "PATH": f"{self.engine / 'bin'}:{os.environ['PATH']}",
             "PULUMI_HOME": str(self.home),
             "PULUMI_BACKEND_URL": f"file://{self.state}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_CONFIG_PASSPHRASE": self.passphrase,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",

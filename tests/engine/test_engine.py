@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,6 +225,75 @@ def test_7_no_plaintext_secret_anywhere_in_the_state(host: SshHost, operator: Op
         assert login_key_body not in text, f"the SSH login key is in {path}"
     stack_file = (operator.project / "Pulumi.engine.yaml").read_text()
     assert login_key_body not in stack_file and "secure:" in stack_file
+
+
+def test_7b_a_pull_request_previews_the_mirror_and_can_decrypt_none_of_the_stacks_secrets(
+    host: SshHost, operator: Operator, tmp_path: Path
+) -> None:
+    outputs = json.loads(operator.must("stack", "output", "--show-secrets", "--json").stdout)
+    stack_secrets = (outputs["vercel_env"]["LIVEKIT_API_SECRET"], outputs["metrics_token"])
+    login_key_body = host.login_key.read_text().splitlines()[1]
+    mirror_state = tmp_path / "mirror-state"
+    mirror_state.mkdir()
+    mirror_passphrase = "mirror-passphrase"
+    published = _script(
+        ["publish", "-s", operator.stack, "--project-dir", str(operator.project)],
+        {
+            **operator.env(),
+            "PREVIEW_BACKEND_URL": f"file://{mirror_state}",
+            "PREVIEW_CONFIG_PASSPHRASE": mirror_passphrase,
+        },
+    )
+    assert published.returncode == 0, published.stderr[-3000:]
+    assert stack_secrets[0] not in published.stdout + published.stderr
+
+    # The pull request's side: its checkout (the stack file holds the stack's ciphertexts), the
+    # mirror's backend and passphrase, and no passphrase of the stack.
+    pull_request = Operator(
+        operator.engine,
+        project_copy(tmp_path / "pr"),
+        "",
+        mirror_state,
+        operator.home,
+        operator.stack,
+        passphrase=mirror_passphrase,
+    )
+    shutil.copy(operator.project / f"Pulumi.{operator.stack}.yaml", pull_request.project)
+    configured = _script(
+        ["config", "-s", operator.stack, "--project-dir", str(pull_request.project)], pull_request.env()
+    )
+    assert configured.returncode == 0, configured.stderr[-3000:]
+    assert "flowspace:targetPrivateKey" in configured.stdout
+    decrypted = pull_request.must("stack", "export", "--show-secrets").stdout
+    for secret in (*stack_secrets, login_key_body):
+        assert secret not in decrypted, "the mirror holds a secret of the stack"
+
+    before = {path: path.read_bytes() for path in mirror_state.rglob("*") if path.is_file()}
+    preview = pull_request.pulumi("preview", "--refresh=false", "--json", "--diff", "--non-interactive")
+    assert preview.returncode == 0, preview.output[-4000:]
+    assert {path: path.read_bytes() for path in mirror_state.rglob("*") if path.is_file()} == before, (
+        "a preview wrote to the mirror"
+    )
+    document = json.loads(preview.stdout)
+    unchanged = host_diff(release_from_preview(document, "old"), release_from_preview(document, "new"), mirror=True)
+    assert not unchanged.changed, unchanged.summary()
+    changing = [step for step in document["steps"] if step["op"] != "same"]
+    assert all("rollout" in step["urn"] for step in changing), [step["urn"] for step in changing]
+    # The release id hashes the secret files, so it differs; nothing else does (the connection's
+    # key is the same placeholder on both sides).
+    reasons = {reason for step in changing for reason in step.get("diffReasons", [])}
+    assert reasons <= {"triggers", "remotePath", "create", "delete", "stdin"}, reasons
+
+    pull_request.set_config({"memoryGb": "7"})
+    changed = json.loads(pull_request.must("preview", "--refresh=false", "--json", "--diff").stdout)
+    diff = host_diff(release_from_preview(changed, "old"), release_from_preview(changed, "new"), mirror=True)
+    assert [change.name for change in diff.files if change.status == "changed"] == ["docker-compose.yml"]
+
+
+def _script(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "preview-mirror"), *args], env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_8_destroy_leaves_nothing_on_the_host_or_in_the_state(host: SshHost, operator: Operator) -> None:
