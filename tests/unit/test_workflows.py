@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from testbed.mocks import run_program
+from tests.unit.test_turn_tls import TURN
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SETUP = yaml.safe_load((ROOT / ".github" / "actions" / "pulumi-setup" / "action.yml").read_text())
@@ -41,9 +44,11 @@ def test_the_shared_setup_pins_its_actions_by_commit() -> None:
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
 def test_the_cli_is_the_version_the_project_tests_with_and_the_backend_is_explicit(workflow: Path) -> None:
+    backend = "PREVIEW_BACKEND_URL" if workflow.name == "preview.yml" else "PULUMI_BACKEND_URL"
     for step in pulumi_steps(workflow):
         assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}", workflow.name
-        assert step["with"]["cloud-url"] == "${{ secrets.PULUMI_BACKEND_URL }}", workflow.name
+        if "command" in step["with"]:
+            assert step["with"]["cloud-url"] == f"${{{{ secrets.{backend} }}}}", workflow.name
     setup = " ".join(str(step.get("run", "")) for step in SETUP["runs"]["steps"])
     assert "PULUMI_VERSION=$(tr -d '[:space:]' < .pulumi-version)" in setup
     assert 'if [ -z "$BACKEND_URL" ]' in setup and "exit 1" in setup, "a missing backend secret must fail"
@@ -80,9 +85,55 @@ def test_forks_are_told_why_there_is_no_preview_and_the_host_comment_is_edited_i
     assert "--method PATCH" in comment["run"] and "marker" in comment["run"]
 
 
-def test_the_dev_preview_runs_only_with_devs_own_credentials() -> None:
-    document = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
-    matrix = {entry["stack"]: entry for entry in document["jobs"]["preview"]["strategy"]["matrix"]["include"]}
-    assert matrix["dev"]["oci-key"] == "DEV_OCI_PRIVATE_KEY"
-    guarded = [step for step in document["jobs"]["preview"]["steps"] if step.get("uses", "").startswith("pulumi/")]
-    assert all(step["if"] == "steps.credentials.outputs.ready == 'true'" for step in guarded)
+def test_a_pull_requests_preview_holds_no_credential_of_a_stack() -> None:
+    """Its program is the pull request's: only the preview environment's secrets, on the mirror."""
+    job = workflow("preview.yml")["jobs"]["preview"]
+    assert job["environment"] == "preview"
+    text = yaml.safe_dump(job)
+    used = set(re.findall(r"secrets\.([A-Z_]+)", text)) | set(re.findall(r"secrets\[", text))
+    assert used and all(name.startswith("PREVIEW_") or name == "GITHUB_TOKEN" for name in used), used
+    assert (
+        "PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PREVIEW_CONFIG_PASSPHRASE }}"
+        in (ROOT / ".github" / "workflows" / "preview.yml").read_text()
+    )
+    names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
+    mirror = next(index for index, step in enumerate(job["steps"]) if "preview-mirror config" in step.get("run", ""))
+    (preview,) = [step for step in job["steps"] if step.get("with", {}).get("command") == "preview"]
+    assert mirror < job["steps"].index(preview), names
+    assert preview["with"]["refresh"] is False, "a refresh would compare the placeholders with the cloud"
+    (comment,) = [step for step in job["steps"] if step.get("name") == "Comment the host changes"]
+    assert 'scripts/host-diff -s "$STACK" --mirror' in comment["run"]
+
+
+def test_every_up_publishes_the_mirror_with_the_mirrors_passphrase() -> None:
+    steps_of_up = workflow("up.yml")["jobs"]["up"]["steps"]
+    up = next(index for index, step in enumerate(steps_of_up) if step.get("with", {}).get("command") == "up")
+    publish = next(index for index, step in enumerate(steps_of_up) if "preview-mirror publish" in step.get("run", ""))
+    assert publish > up
+    env = steps_of_up[publish]["env"]
+    assert env["PREVIEW_CONFIG_PASSPHRASE"] == "${{ secrets.PREVIEW_CONFIG_PASSPHRASE }}"
+    assert env["PREVIEW_BACKEND_URL"] == "${{ secrets.PREVIEW_BACKEND_URL }}"
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """The engine's --target glob: `**` any text, `*` any text without a colon (resource/deploy)."""
+    parts = ("[^:]*".join(re.escape(part) for part in segment.split("*")) for segment in pattern.split("**"))
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certificate() -> None:
+    document = workflow("up.yml")
+    job = document["jobs"]["up"]
+    assert workflow("deploy.yml")["jobs"]["renew"]["with"] == {"environment": "renewal", "renewal": True}
+    assert "deployments" in workflow("deploy.yml")["permissions"], "a called workflow gets no more than its caller"
+    (checkout,) = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["ref"] == "${{ steps.deployed.outputs.sha || github.sha }}"
+    (deployed,) = [step for step in job["steps"] if step.get("id") == "deployed"]
+    assert deployed["if"] == "inputs.renewal" and 'state" = success' in deployed["run"]
+    (up,) = [step for step in job["steps"] if step.get("with", {}).get("command") == "up"]
+    assert up["with"]["target"] == "${{ inputs.renewal && env.RENEWAL_TARGET || '' }}"
+    assert up["with"]["target-dependents"] == "${{ inputs.renewal }}"
+    targeted = _glob(document["env"]["RENEWAL_TARGET"])
+    run = run_program(overrides=TURN)
+    matched = [resource.typ for resource in run.resources if targeted.match(resource.urn)]
+    assert matched == ["acme:index/certificate:Certificate"], matched
