@@ -75,3 +75,22 @@ def test_every_list_item_is_held_to_the_rules_of_a_single_value(key: Key) -> Non
     stack, base = stack_for(key)
     for item in ("first line\nsecond line", "tab\there", "   "):
         assert key.name in refusals(stack, {**base, key.full_name: json.dumps([item])}), f"{key.name}: {item!r}"
+
+
+@pytest.mark.parametrize("key", [key for key in KEYS if key.type == "array"], ids=lambda key: key.name)
+def test_an_empty_list_is_refused_or_means_exactly_the_default(key: Key) -> None:
+    """`[]` never switches a feature into doing nothing: it is refused by name, or it reads as the
+    documented default (the same settings as when the key is not set)."""
+    stack, base = stack_for(key)
+    if key.name in refusals(stack, {**base, key.full_name: "[]"}):
+        return
+    assert not refusals(stack, {**base, key.full_name: "[]"})
+
+    def settings(value: str | None) -> str:
+        values = stack_config(stack, {**base, key.full_name: value})
+        plain = {
+            name.removeprefix("flowspace:"): text for name, text in values.items() if name.startswith("flowspace:")
+        }
+        return repr(load_stack_config(DictSource(plain), stack))
+
+    assert settings("[]") == settings(None), f"{key.name}: [] differs from not set"
