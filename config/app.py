@@ -45,6 +45,16 @@ SOCKET_SERVER_SOURCE = Key(
     "files/socket-server",
     default="files/socket-server",
 )
+SOCKET_SERVER_REFERENCE = Key(
+    "socketServerReference",
+    "boolean",
+    "bool",
+    "deploy the reference socket server (`files/socket-server`: Socket.io echo and `/health`, not the app's game "
+    "server) knowingly; a stack that names neither its own `socketServerSource` nor a `socketServerImage` is refused "
+    "without it",
+    "true",
+    default=False,
+)
 HEALTH_GATE_SECONDS = Key(
     "healthGateSeconds",
     "integer",
@@ -61,7 +71,7 @@ ALLOWED_ORIGINS = Key(
     "'[\"https://space.flow-coder.com\"]'",
     default_doc="`https://<domain>` and `https://*.<domain>`",
 )
-KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE, HEALTH_GATE_SECONDS, ALLOWED_ORIGINS)
+KEYS = (SOCKET_SERVER_IMAGE, SOCKET_SERVER_SOURCE, SOCKET_SERVER_REFERENCE, HEALTH_GATE_SECONDS, ALLOWED_ORIGINS)
 _ORIGIN = re.compile(r"https?://(\*\.)?(?P<host>[a-z0-9.-]+)(:[0-9]{1,5})?")
 # Long enough for a socket server image to build on a small VM.
 MAX_HEALTH_GATE_SECONDS = 1800
@@ -92,6 +102,26 @@ def read_socket_server(reader: Reader, domain: str) -> SocketServer:
     gate = read_health_gate_seconds(reader)
     origins = read_allowed_origins(reader, domain)
     image = reader.raw(SOCKET_SERVER_IMAGE)
+    reference = reader.boolean(SOCKET_SERVER_REFERENCE)
+    source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)
+    source_dir = (PROJECT_DIR / source_text).resolve()
+    is_reference = image is None and source_dir == (PROJECT_DIR / str(SOCKET_SERVER_SOURCE.default)).resolve()
+    if is_reference and not reference:
+        # /health answers either way, so the gate would pass: the app's own server must be named.
+        reader.problem(
+            SOCKET_SERVER_REFERENCE,
+            f"is not set, and no other socket server is named: the stack would deploy the reference server "
+            f"({SOCKET_SERVER_SOURCE.default}: an echo server, not the app's game server)",
+            f"{SOCKET_SERVER_SOURCE.set_command('<folder of the app socket server>')}, or "
+            f"{SOCKET_SERVER_IMAGE.set_command()}, or, to run the reference server knowingly, "
+            f"{SOCKET_SERVER_REFERENCE.set_command()}",
+        )
+    elif reference and not is_reference:
+        reader.ignored(
+            SOCKET_SERVER_REFERENCE,
+            "the stack names its own socket server (socketServerSource or socketServerImage)",
+            "keep the app's server",
+        )
     if image is not None:
         tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
         pinned = "@sha256:" in image or (tag != "" and tag not in MUTABLE_TAGS)
@@ -102,8 +132,6 @@ def read_socket_server(reader: Reader, domain: str) -> SocketServer:
                 f"(e.g. ghcr.io/acme/socket:1.4.2; not {', '.join(MUTABLE_TAGS)})",
             )
         return SocketServer(image, health_gate_seconds=gate, allowed_origins=origins)
-    source_text = reader.text(SOCKET_SERVER_SOURCE) or str(SOCKET_SERVER_SOURCE.default)
-    source_dir = (PROJECT_DIR / source_text).resolve()
     missing = [name for name in REQUIRED_SOURCE_FILES if not (source_dir / name).is_file()]
     if missing:
         reader.problem(

@@ -282,4 +282,5 @@ def existing_server_config(host: SshHost) -> dict[str, str]:
         "memoryGb": "12",
         # A failing release is given up on quickly (the stand-ins answer at once when healthy).
         "healthGateSeconds": "2",
+        "socketServerReference": "true",
     }

@@ -25,7 +25,10 @@ PROJECT = "flowspace"
 OPERATOR_VALUES = {
     "flowspace:compartmentId": "ocid1.tenancy.oc1..aaaaaaaaexampleexampleexampleexample",
     "flowspace:cloudflareZoneId": "0123456789abcdef0123456789abcdef",
+    # The tests deploy the reference socket server unless they name another.
+    "flowspace:socketServerReference": "true",
 }
+APP_SERVER_KEYS = ("flowspace:socketServerImage", "flowspace:socketServerSource")
 CLOUDFLARE_IPV4 = ["173.245.48.0/20", "103.21.244.0/22", "104.16.0.0/13"]
 RESERVED_IP = "203.0.113.10"
 NEWEST_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaanewestnewestnewestnewest"
@@ -247,7 +250,11 @@ def stack_config(stack: str = "prod", overrides: Mapping[str, str | None] | None
     """
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     values = {key: value if isinstance(value, str) else json.dumps(value) for key, value in document["config"].items()}
-    merged: dict[str, str | None] = {**values, **OPERATOR_VALUES, **(overrides or {})}
+    operator = dict(OPERATOR_VALUES)
+    if any((overrides or {}).get(key) for key in APP_SERVER_KEYS):
+        # An operator who names the app's server has no reason to ask for the reference one.
+        operator.pop("flowspace:socketServerReference")
+    merged: dict[str, str | None] = {**values, **operator, **(overrides or {})}
     return {key: value for key, value in merged.items() if value is not None}
 
 

@@ -90,8 +90,9 @@ def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(
     operator.must("stack", "init")
     run = operator.pulumi("preview", "--non-interactive")
     assert run.returncode != 0
-    assert "2 configuration problem(s); nothing was created" in run.output, run.output[-3000:]
+    assert "3 configuration problem(s); nothing was created" in run.output, run.output[-3000:]
     assert "pulumi config set flowspace:compartmentId" in run.output
+    assert "pulumi config set flowspace:socketServerImage" in run.output, "prod names its socket server"
     assert "pulumi config set flowspace:cloudflareZoneId" in run.output
     assert "must be of type" not in run.output, "the committed stack file fails Pulumi.yaml's types"
 

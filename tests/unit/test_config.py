@@ -182,3 +182,20 @@ def test_the_allowance_is_counted_per_tenancy() -> None:
     (problem,) = problems_for({**beside_prod, "flowspace:otherA1InTenancy": "4/24/50"}, "ocpus")
     assert "beside 4 OCPU / 24 GB of other stacks" in problem, problem
     assert problems_for({"flowspace:otherA1InTenancy": "four"}, "otherA1InTenancy")
+
+
+def test_a_stack_that_names_no_socket_server_is_refused_with_the_ways_to_name_one() -> None:
+    (problem,) = problems_for({"flowspace:socketServerReference": None}, "socketServerReference")
+    assert "would deploy the reference server" in problem
+    assert "pulumi config set flowspace:socketServerSource" in problem
+    assert "pulumi config set flowspace:socketServerImage" in problem
+    assert "pulumi config set flowspace:socketServerReference true" in problem
+
+
+def test_the_reference_server_runs_only_when_asked_and_never_beside_the_apps_own() -> None:
+    assert load({"flowspace:socketServerReference": "true"}) is None
+    app = {"flowspace:socketServerReference": None, "flowspace:socketServerSource": "tests/fixtures/ts-socket-server"}
+    assert load(app) is None
+    assert load({"flowspace:socketServerReference": None, "flowspace:socketServerImage": "ghcr.io/a/b:1.0"}) is None
+    (both,) = problems_for({**app, "flowspace:socketServerReference": "true"}, "socketServerReference")
+    assert "would be ignored" in both
