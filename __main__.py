@@ -94,6 +94,7 @@ rollout_args = RolloutArgs(
 rollout = Rollout("rollout", rollout_args)
 served = dns_records(config, target, rollout)
 keys = {"livekit_api_key": rollout.livekit_api_key, "livekit_api_secret": rollout.livekit_api_secret}
+keys["metrics_token"] = rollout.metrics_token
 values = {**public_urls(*hostnames), **keys}
 variables = secret(pulumi.Output.all(**values).apply(app_environment))
 if config.vercel:
@@ -108,6 +109,4 @@ for variable in APP_VARIABLES:
     if not variable.secret:
         pulumi.export(variable.output, values[variable.output])
 pulumi.export("release_id", rollout.release_id)
-pulumi.export("metrics_url", f"https://{config.edge.socket.name}/metrics")
-pulumi.export("metrics_token", rollout.metrics_token)
 pulumi.export(APP_ENV_OUTPUT, variables)

@@ -15,7 +15,7 @@ PROJECT_ID = Key(
     "vercelProjectId",
     "string",
     "`prj_…`",
-    "turns on writing the five variables into this Vercel project",
+    "turns on writing the app's variables into this Vercel project",
     "prj_<id>",
     default_doc="none",
 )

@@ -28,16 +28,23 @@ APP_VARIABLES = (
     AppVariable("LIVEKIT_URL", "livekit_http_url"),
     AppVariable("LIVEKIT_API_KEY", "livekit_api_key"),
     AppVariable("LIVEKIT_API_SECRET", "livekit_api_secret", secret=True),
+    # The admin dashboard's view of the socket server (it used to read http://<ip>:3001/metrics,
+    # a port now closed): through Caddy on the socket hostname, with the bearer token.
+    AppVariable("SOCKET_METRICS_URL", "metrics_url"),
+    AppVariable("SOCKET_METRICS_TOKEN", "metrics_token", secret=True),
 )
 APP_ENV_OUTPUT = "vercel_env"
+METRICS_PATH = "/metrics"
 
 
 def public_urls(socket_hostname: str, livekit_hostname: str) -> dict[str, str]:
-    """The app's URLs by output name: Socket.io over HTTPS, LiveKit over WSS (browsers) and HTTPS (server)."""
+    """The app's URLs by output name: Socket.io over HTTPS, LiveKit over WSS (browsers) and HTTPS
+    (server), the socket server's metrics (the dashboard)."""
     return {
         "socket_url": f"https://{socket_hostname}",
         "livekit_url": f"wss://{livekit_hostname}",
         "livekit_http_url": f"https://{livekit_hostname}",
+        "metrics_url": f"https://{socket_hostname}{METRICS_PATH}",
     }
 
 

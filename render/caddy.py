@@ -8,6 +8,7 @@ from pathlib import Path
 from string import Template
 
 from model import layout, ports
+from model.app_env import METRICS_PATH
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 HEALTH_ROUTE = "/healthz"
@@ -33,7 +34,7 @@ def sites_for(socket_hostname: str, livekit_hostname: str) -> tuple[Site, Site]:
     # The socket server's live slot is a file of its own, rewritten and reloaded by a release.
     socket_upstream = f"import {layout.SOCKET_UPSTREAM_FILE}"
     return (
-        Site(socket_hostname, socket_upstream, "/health", internal_paths=("/metrics", "/metrics/*")),
+        Site(socket_hostname, socket_upstream, "/health", internal_paths=(METRICS_PATH, f"{METRICS_PATH}/*")),
         Site(livekit_hostname, f"to 127.0.0.1:{ports.LIVEKIT_SIGNALING.port}", "/"),
     )
 

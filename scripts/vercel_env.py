@@ -1,7 +1,7 @@
 """Prints the Vercel variables of a stack, for those who keep Vercel by hand.
 
     scripts/vercel-env -s prod                         .env block, secret left out
-    scripts/vercel-env -s prod --show-secrets          .env block with LIVEKIT_API_SECRET
+    scripts/vercel-env -s prod --show-secrets          .env block with the secrets too
     scripts/vercel-env -s prod --format vercel         `vercel env add --force` commands for the stack's targets
     pulumi stack output --json | scripts/vercel-env - -s dev   read a recorded document instead
 
@@ -33,7 +33,8 @@ from model.app_env import (
 from model.project import PRODUCTION_STACK
 
 PLAIN_OUTPUTS = {variable.name: variable.output for variable in APP_VARIABLES if not variable.secret}
-(SECRET_VARIABLE,) = (variable.name for variable in APP_VARIABLES if variable.secret)
+SECRET_VARIABLES = tuple(variable.name for variable in APP_VARIABLES if variable.secret)
+SECRETS_LEFT_OUT = f"# {', '.join(SECRET_VARIABLES)}: secrets, left out; run again with --show-secrets"
 
 
 class OutputsError(Exception):
@@ -51,7 +52,7 @@ def variables(outputs: Mapping[str, Any], show_secrets: bool) -> dict[str, str]:
             raise OutputsError(
                 "the document holds no secrets: make it with `pulumi stack output --json --show-secrets`"
             )
-        found[SECRET_VARIABLE] = str(environment[SECRET_VARIABLE])
+        found.update({name: str(environment[name]) for name in SECRET_VARIABLES})
     return found
 
 
@@ -61,8 +62,8 @@ def _dotenv_quote(value: str) -> str:
 
 def as_dotenv(found: Mapping[str, str]) -> str:
     lines = [f"{name}={_dotenv_quote(value)}" for name, value in found.items()]
-    if SECRET_VARIABLE not in found:
-        lines.append(f"# {SECRET_VARIABLE} is a secret: run again with --show-secrets")
+    if not set(SECRET_VARIABLES) <= set(found):
+        lines.append(SECRETS_LEFT_OUT)
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +79,8 @@ def as_vercel_commands(found: Mapping[str, str], targets: Sequence[str], scope: 
                 f"printf '%s' {shlex.quote(found[variable.name])} | "
                 f"vercel env add {variable.name} {target} --force{sensitive}{team}"
             )
-    if SECRET_VARIABLE not in found:
-        lines.append(f"# {SECRET_VARIABLE} is a secret: run again with --show-secrets")
+    if not set(SECRET_VARIABLES) <= set(found):
+        lines.append(SECRETS_LEFT_OUT)
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="Vercel environment for --format vercel (repeatable; default: the stack's)",
     )
     parser.add_argument("--scope", help="Vercel team for --format vercel (default: the stack's vercelTeamId)")
-    parser.add_argument("--show-secrets", action="store_true", help="include LIVEKIT_API_SECRET")
+    parser.add_argument("--show-secrets", action="store_true", help="include the secret variables")
     arguments = parser.parse_args(argv)
     try:
         found = variables(

@@ -232,7 +232,7 @@ def test_7b_a_pull_request_previews_the_mirror_and_can_decrypt_none_of_the_stack
     host: SshHost, operator: Operator, tmp_path: Path
 ) -> None:
     outputs = json.loads(operator.must("stack", "output", "--show-secrets", "--json").stdout)
-    stack_secrets = (outputs["vercel_env"]["LIVEKIT_API_SECRET"], outputs["metrics_token"])
+    stack_secrets = (outputs["vercel_env"]["LIVEKIT_API_SECRET"], outputs["vercel_env"]["SOCKET_METRICS_TOKEN"])
     login_key_body = host.login_key.read_text().splitlines()[1]
     mirror_state = tmp_path / "mirror-state"
     mirror_state.mkdir()

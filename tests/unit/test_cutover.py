@@ -52,7 +52,7 @@ GET_PROJECT = "vercel:index/getProject:getProject"
 
 
 def existing_setup(extra_records: list[dict[str, Any]] | None = None) -> dict[str, Invoke]:
-    """What the hand-built setup left: an A record per hostname, and the five production variables."""
+    """What the hand-built setup left: an A record per hostname, and the production variables."""
 
     records = [
         {"id": "rec-socket", "type": "A", "content": OLD_IP, "name": "space-socket.flow-coder.com"},
@@ -111,7 +111,7 @@ def test_the_switch_runs_gate_then_dns_then_vercel_then_redeploy(cutover: Run) -
     records = cutover.of_type(RECORD)
     variables = cutover.of_type(VARIABLE)
     redeploy = cutover.named("vercel-env-redeploy")
-    assert len(records) == 2 and len(variables) == 5
+    assert len(records) == 2 and len(variables) == len(APP_VARIABLES)
     for record in records:
         assert activate.urn in before(cutover, record), f"{record.name} may move before the new host passed its gate"
         assert record.urn not in before(cutover, activate), "the rollout waits for DNS: a cycle, or the old order"

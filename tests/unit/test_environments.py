@@ -46,7 +46,7 @@ def test_prod_and_dev_names_and_hostnames_are_disjoint(prod: Run, dev: Run) -> N
     assert not hostnames["prod"] & hostnames["dev"]
 
 
-def test_vercel_gets_the_five_variables_for_production(prod: Run) -> None:
+def test_vercel_gets_the_apps_variables_for_production(prod: Run) -> None:
     variables = {v.inputs["key"]: v.inputs for v in prod.of_type(VARIABLE)}
     assert set(variables) == {
         "NEXT_PUBLIC_SOCKET_URL",
@@ -54,12 +54,16 @@ def test_vercel_gets_the_five_variables_for_production(prod: Run) -> None:
         "LIVEKIT_URL",
         "LIVEKIT_API_KEY",
         "LIVEKIT_API_SECRET",
+        "SOCKET_METRICS_URL",
+        "SOCKET_METRICS_TOKEN",
     }
+    secrets = {"LIVEKIT_API_SECRET", "SOCKET_METRICS_TOKEN"}
     for key, variable in variables.items():
         assert variable["targets"] == ["production"], key
         assert variable["projectId"] == "prj_abc123" and variable["teamId"] == "team_flowcoder"
-        assert variable["sensitive"] is (key == "LIVEKIT_API_SECRET"), key
-    assert is_secret(variables["LIVEKIT_API_SECRET"]["value"])
+        assert variable["sensitive"] is (key in secrets), key
+    assert is_secret(variables["LIVEKIT_API_SECRET"]["value"]) and is_secret(variables["SOCKET_METRICS_TOKEN"]["value"])
+    assert reveal(variables["SOCKET_METRICS_URL"]["value"]) == "https://space-socket.flow-coder.com/metrics"
     assert reveal(variables["LIVEKIT_URL"]["value"]) == "https://space-livekit.flow-coder.com"
     assert reveal(variables["NEXT_PUBLIC_LIVEKIT_URL"]["value"]) == "wss://space-livekit.flow-coder.com"
     exported = reveal(prod.outputs["vercel_env"].value)

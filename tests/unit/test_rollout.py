@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -123,6 +124,8 @@ def test_livekit_credentials_are_generated_secrets(prod: Run) -> None:
         "LIVEKIT_URL",
         "LIVEKIT_API_KEY",
         "LIVEKIT_API_SECRET",
+        "SOCKET_METRICS_URL",
+        "SOCKET_METRICS_TOKEN",
     }
     assert reveal(env.value)["LIVEKIT_URL"] == "https://space-livekit.flow-coder.com"
     assert reveal(env.value)["LIVEKIT_API_KEY"].startswith("API")
@@ -158,9 +161,12 @@ def test_the_socket_server_accepts_only_the_apps_origins(prod: Run) -> None:
     assert "CORS_ORIGINS: https://space.flow-coder.com" in uploads(chosen)["docker-compose.yml"]
 
 
-def test_the_metrics_token_is_a_secret_output_and_lives_only_in_caddys_secret_file(prod: Run) -> None:
-    token = prod.outputs["metrics_token"]
-    assert token.secret and len(token.value) == 48
+def test_the_metrics_token_reaches_the_app_as_a_secret_and_lives_only_in_caddys_secret_file(prod: Run) -> None:
+    environment = prod.outputs["vercel_env"]
+    assert environment.secret and "metrics_token" not in prod.outputs
+    token = SimpleNamespace(value=environment.value["SOCKET_METRICS_TOKEN"])
+    assert len(token.value) == 48
+    assert environment.value["SOCKET_METRICS_URL"] == "https://space-socket.flow-coder.com/metrics"
     assert prod.outputs["metrics_url"].value == "https://space-socket.flow-coder.com/metrics"
     for name, content in uploads(prod).items():
         assert token.value not in content, f"the metrics token is in the plain file {name}"

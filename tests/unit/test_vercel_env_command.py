@@ -8,6 +8,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from model.app_env import APP_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 PLAIN = (ROOT / "tests/fixtures/stack-output.json").read_text()
 WITH_SECRETS = (ROOT / "tests/fixtures/stack-output-secrets.json").read_text()
@@ -48,8 +50,11 @@ def test_dotenv_without_secrets_leaves_the_secret_out() -> None:
         "NEXT_PUBLIC_LIVEKIT_URL": "wss://space-livekit.flow-coder.com",
         "LIVEKIT_URL": "https://space-livekit.flow-coder.com",
         "LIVEKIT_API_KEY": "APIckbN3jsUGFhP",
+        "SOCKET_METRICS_URL": "https://space-socket.flow-coder.com/metrics",
     }
-    assert "# LIVEKIT_API_SECRET is a secret: run again with --show-secrets" in result.stdout
+    assert "# LIVEKIT_API_SECRET, SOCKET_METRICS_TOKEN: secrets, left out; run again with --show-secrets" in (
+        result.stdout
+    )
 
 
 def test_dotenv_with_secrets_includes_the_secret_quoted() -> None:
@@ -68,7 +73,7 @@ def test_vercel_commands_pipe_each_value_into_vercel_env_add() -> None:
     result = run(WITH_SECRETS, "--show-secrets", "--format", "vercel", "--target", "preview")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 5
+    assert len(lines) == len(APP_VARIABLES)
     for line in lines:
         printed, command = line.split(" | ")
         words = shlex.split(command)
@@ -76,7 +81,8 @@ def test_vercel_commands_pipe_each_value_into_vercel_env_add() -> None:
         value = shlex.split(printed)[2]
         if words[3] == "LIVEKIT_API_SECRET":
             assert value == SECRET and words[-1] == "--sensitive"
-    rendered = subprocess.run(["sh", "-c", lines[-1].split(" | ")[0]], capture_output=True, text=True).stdout
+    (secret_line,) = [line for line in lines if " LIVEKIT_API_SECRET " in line]
+    rendered = subprocess.run(["sh", "-c", secret_line.split(" | ")[0]], capture_output=True, text=True).stdout
     assert rendered == SECRET, "the shell must print the secret byte for byte"
 
 
