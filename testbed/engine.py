@@ -248,17 +248,21 @@ def project_copy(destination: Path) -> Path:
     return copy_project(ROOT, destination)
 
 
+def plugin_home(engine: Path, home: Path, *extra_plugins: Path) -> Path:
+    """A PULUMI_HOME with the engine's plugins (and any others). The engine takes a plugin folder
+    that is a real directory, holding the binary (or a link to it)."""
+    for plugin in [*(engine / "plugins").iterdir(), *extra_plugins]:
+        (home / "plugins" / plugin.name).mkdir(parents=True)
+        for binary in plugin.iterdir():
+            (home / "plugins" / plugin.name / binary.name).symlink_to(binary.resolve())
+    return home
+
+
 @contextmanager
 def operator_for(
     host: SshHost, engine: Path, workdir: Path, config: Mapping[str, str], stack: str = "engine"
 ) -> Iterator[Operator]:
-    home = workdir / "pulumi-home"
-    (home / "plugins").mkdir(parents=True)
-    # The engine takes a plugin folder that is a real directory, holding the binary (or a link to it).
-    for plugin in (engine / "plugins").iterdir():
-        (home / "plugins" / plugin.name).mkdir()
-        for binary in plugin.iterdir():
-            (home / "plugins" / plugin.name / binary.name).symlink_to(binary.resolve())
+    home = plugin_home(engine, workdir / "pulumi-home")
     (workdir / "state").mkdir()
     operator = Operator(engine, project_copy(workdir / "project"), host.pair.client, workdir / "state", home, stack)
     operator.must("stack", "init")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.engine import Operator, install_engine
+from testbed.engine import Operator, install_engine, plugin_home
 from testbed.tools import require, require_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +35,7 @@ def operator(tmp_path: Path) -> Operator:
     built = subprocess.run([str(ROOT / "scripts" / "build-record-provider")], capture_output=True, text=True)
     require(built.returncode == 0, f"scripts/build-record-provider failed:\n{built.stderr[-3000:]}")
     record_plugin = Path(built.stdout.strip().splitlines()[-1])
-    home = tmp_path / "pulumi-home"
-    for plugin in [*(engine / "plugins").iterdir(), record_plugin]:
-        (home / "plugins" / plugin.name).mkdir(parents=True)
-        for binary in plugin.iterdir():
-            (home / "plugins" / plugin.name / binary.name).symlink_to(binary.resolve())
+    home = plugin_home(engine, tmp_path / "pulumi-home", record_plugin)
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 import yaml
@@ -198,3 +199,13 @@ def test_the_reserved_ip_goes_to_the_primary_private_ip_and_legacy_imds_is_off(p
     assert prod.one("oci:Core/publicIp:PublicIp").inputs["privateIpId"] == PRIVATE_IP_ID
     options = prod.one("oci:Core/instance:Instance").inputs["instanceOptions"]
     assert options == {"areLegacyImdsEndpointsDisabled": True}
+
+
+def test_an_operators_own_key_gets_in_without_the_state() -> None:
+    """Break glass: a key that never was in the state opens the VM beside the deploy key."""
+    operator_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMsGGAAfhkdmdIm7nT1yWNdlhbJLuxmLFWNXbtgY3Mqm ops@laptop"
+    run = run_program(overrides={"flowspace:adminSshPublicKeys": json.dumps([operator_key])})
+    metadata = reveal(run.one("oci:Core/instance:Instance").inputs["metadata"])
+    keys = metadata["ssh_authorized_keys"].splitlines()
+    assert len(keys) == 2 and keys[1] == operator_key
+    assert keys[0].startswith("ssh-ed25519 ") and keys[0] != operator_key, "the deploy key stays first"
