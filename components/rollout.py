@@ -128,6 +128,7 @@ class Rollout(pulumi.ComponentResource):
                     ingress=ingress,
                     ocpus=args.instance.ocpus,
                     memory_gb=args.instance.memory_gb,
+                    maintenance_window_utc=args.instance.maintenance_window_utc,
                     socket_server_image=args.socket_server.image,
                     socket_server_source=args.socket_server.source,
                     gate_seconds=args.socket_server.health_gate_seconds,

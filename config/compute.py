@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from config import checks
 from config.keys import Key
 from config.reader import Reader
 from model import allowance
-from model.compute import A1_MAX_GB_PER_OCPU, A1_MAX_MEMORY_GB, A1_MAX_OCPUS, A1_MIN_GB_PER_OCPU, InstanceSpec
+from model.compute import (
+    A1_MAX_GB_PER_OCPU,
+    A1_MAX_MEMORY_GB,
+    A1_MAX_OCPUS,
+    A1_MIN_GB_PER_OCPU,
+    DEFAULT_MAINTENANCE_WINDOW_UTC,
+    InstanceSpec,
+)
 
 OCPUS = Key("ocpus", "integer", "int", "A1 OCPUs (1-80, and within the allowance)", "2", default=2)
 MEMORY_GB = Key("memoryGb", "integer", "int", "A1 memory, 1-64 GB per OCPU", "12", default=12)
@@ -42,7 +51,17 @@ COMPARTMENT_ID = Key(
     "ocid1.compartment.oc1..<id>",
     default_doc="*required* (not with `targetHost`)",
 )
-KEYS = (COMPARTMENT_ID, OCPUS, MEMORY_GB, BOOT_VOLUME_GB, AVAILABILITY_DOMAIN, IMAGE_ID)
+MAINTENANCE_WINDOW = Key(
+    "maintenanceWindowUtc",
+    "string",
+    "HH:MM (UTC)",
+    "when the host may reboot for an update that asks for it (a reboot ends every call); security updates "
+    "install unattended, Docker's packages never",
+    "19:00",
+    default=DEFAULT_MAINTENANCE_WINDOW_UTC,
+)
+KEYS = (COMPARTMENT_ID, OCPUS, MEMORY_GB, BOOT_VOLUME_GB, AVAILABILITY_DOMAIN, IMAGE_ID, MAINTENANCE_WINDOW)
+_WINDOW = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 def read_compartment(reader: Reader) -> str:
@@ -87,7 +106,11 @@ def read_instance(reader: Reader) -> InstanceSpec:
     image_id = reader.raw(IMAGE_ID)
     if image_id is not None:
         checks.ocid(reader, IMAGE_ID, image_id, ("image",))
-    return InstanceSpec(ocpus, memory_gb, boot_volume_gb, availability_domain, image_id)
+    window = reader.text(MAINTENANCE_WINDOW) or DEFAULT_MAINTENANCE_WINDOW_UTC
+    if not _WINDOW.fullmatch(window):
+        reader.problem(MAINTENANCE_WINDOW, f"{window!r} is not a time of day like 19:00 (UTC, 24-hour)")
+        window = DEFAULT_MAINTENANCE_WINDOW_UTC
+    return InstanceSpec(ocpus, memory_gb, boot_volume_gb, availability_domain, image_id, maintenance_window_utc=window)
 
 
 def _is_domain_name(text: str) -> bool:

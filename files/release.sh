@@ -157,6 +157,17 @@ install_meter() {
   fi
 }
 
+# Security updates unattended, Docker's packages never, a reboot only in the maintenance window: on
+# a host with apt (and needrestart), whatever installed it.
+install_upkeep() {
+  if [ -d "${UPKEEP_APT_CONF_PATH%/*}" ]; then
+    sudo -n install -m 0644 "$release_dir/$UPKEEP_APT_CONF" "$UPKEEP_APT_CONF_PATH"
+  fi
+  if [ -d "${UPKEEP_NEEDRESTART_PATH%/*}" ]; then
+    sudo -n install -m 0644 "$release_dir/$UPKEEP_NEEDRESTART" "$UPKEEP_NEEDRESTART_PATH"
+  fi
+}
+
 gate() {
   # Each check: hostname=service. Through Caddy on this host, as Cloudflare would connect.
   for gate_check in $GATE_CHECKS; do
@@ -446,6 +457,7 @@ activate_detached() {
   point_current_at "$release_dir"
   install_firewall_for_boot "$release_dir"
   install_meter
+  install_upkeep
   prune
   say "release active"
 }

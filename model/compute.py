@@ -16,6 +16,10 @@ A1_MAX_GB_PER_OCPU = 64
 AD_COUNT_PHRASE = "this region has {count}"
 
 
+# 04:00 in Korea, when the fewest people are in a room.
+DEFAULT_MAINTENANCE_WINDOW_UTC = "19:00"
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     ocpus: int
@@ -29,3 +33,5 @@ class InstanceSpec:
     # True when the old and the new instance together would not fit the allowance: a replacement
     # deletes the old one first (a free tenancy refuses the second, a paid one bills it).
     delete_before_replace: bool = False
+    # UTC "HH:MM": when a reboot that an update asks for may happen (it ends every call).
+    maintenance_window_utc: str = DEFAULT_MAINTENANCE_WINDOW_UTC

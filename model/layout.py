@@ -66,6 +66,14 @@ TURN_KEY_FILE = "turn.key"
 
 # The host settings LiveKit asks for (model/tuning.py): applied by every release, kept for boots.
 SYSCTL_CONF = "sysctl.conf"
+# Host upkeep: unattended security updates, Docker's packages held back, reboots in the window.
+UPKEEP_APT_CONF = "unattended-upgrades.conf"
+UPKEEP_APT_CONF_PATH = "/etc/apt/apt.conf.d/52flowspace-upgrades"
+UPKEEP_NEEDRESTART = "needrestart.conf"
+UPKEEP_NEEDRESTART_PATH = "/etc/needrestart/conf.d/60-flowspace.conf"
+# What an upgrade of would restart every container: installed at first boot, upgraded by hand.
+ENGINE_PACKAGES = ("docker.io", "docker-compose-v2")
+ENGINE_DEPENDENCIES = ("containerd", "runc")
 SYSCTL_PATH = "/etc/sysctl.d/60-flowspace.conf"
 
 FIREWALL_SCRIPT_PATH = "/usr/local/sbin/flowspace-firewall"
@@ -108,6 +116,8 @@ def plain_file_names(
         RELEASE_SCRIPT,
         RELEASE_ENV,
         SYSCTL_CONF,
+        UPKEEP_APT_CONF,
+        UPKEEP_NEEDRESTART,
     ]
     if egress_meter:
         names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER, EGRESS_CLI_REQUIREMENTS]

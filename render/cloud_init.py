@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from model.layout import FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, SYSCTL_PATH, app_dir
+from model.layout import ENGINE_PACKAGES, FIREWALL_SCRIPT_PATH, FIREWALL_UNIT, SYSCTL_PATH, app_dir
 from model.ports import Ingress
 from render import firewall, tuning
 from render.yaml_text import dump
@@ -31,7 +31,7 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
     user = settings.deploy_user
     return {
         "package_update": True,
-        "packages": ["docker.io", "docker-compose-v2", "curl"],
+        "packages": [*ENGINE_PACKAGES, "curl"],
         # Only the generated host key, so the rollout can pin it from its first connection.
         "ssh_deletekeys": True,
         "ssh_genkeytypes": ["ed25519"],

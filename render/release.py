@@ -14,10 +14,11 @@ from pathlib import Path
 
 from model import layout, ports, versions
 from model.app import Registry, env_pairs
+from model.compute import DEFAULT_MAINTENANCE_WINDOW_UTC
 from model.ports import Ingress
 from model.source_tree import SourceTree
 from model.tuning import CONTAINER_NOFILE
-from render import egress, firewall, tuning
+from render import egress, firewall, tuning, upkeep
 from render.caddy import CADDY_ADMIN_SOCKET, CERTIFICATE_FILE, HEALTH_ROUTE, KEY_FILE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose, render_env_file
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
@@ -57,6 +58,9 @@ class ReleaseSettings:
     egress_meter: bool = False
     egress_meter_path: str = layout.EGRESS_METER_PATH
     egress_cli_requirements_path: str = layout.EGRESS_CLI_REQUIREMENTS_PATH
+    maintenance_window_utc: str = DEFAULT_MAINTENANCE_WINDOW_UTC
+    upkeep_apt_conf_path: str = layout.UPKEEP_APT_CONF_PATH
+    upkeep_needrestart_path: str = layout.UPKEEP_NEEDRESTART_PATH
     # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
     turn_hostname: str | None = None
     health_interval_seconds: int = 5
@@ -153,6 +157,10 @@ def _release_env(settings: ReleaseSettings) -> str:
         "EGRESS_TIMER": layout.EGRESS_TIMER,
         "EGRESS_CLI_REQUIREMENTS": layout.EGRESS_CLI_REQUIREMENTS,
         "EGRESS_CLI_REQUIREMENTS_PATH": settings.egress_cli_requirements_path,
+        "UPKEEP_APT_CONF": layout.UPKEEP_APT_CONF,
+        "UPKEEP_APT_CONF_PATH": settings.upkeep_apt_conf_path,
+        "UPKEEP_NEEDRESTART": layout.UPKEEP_NEEDRESTART,
+        "UPKEEP_NEEDRESTART_PATH": settings.upkeep_needrestart_path,
         "SECRET_FILES": " ".join(
             layout.secret_file_names(
                 settings.certificate_pem is not None, settings.registry is not None, settings.turn_hostname is not None
@@ -196,6 +204,8 @@ def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
         layout.FIREWALL_RULES: firewall.render_firewall_script(settings.ingress),
         layout.FIREWALL_UNIT: firewall.render_firewall_unit(settings.firewall_script),
         layout.SYSCTL_CONF: tuning.render_sysctl_conf(),
+        layout.UPKEEP_APT_CONF: upkeep.render_apt_upkeep(settings.maintenance_window_utc),
+        layout.UPKEEP_NEEDRESTART: upkeep.render_needrestart(),
         layout.RELEASE_SCRIPT: (FILES / layout.RELEASE_SCRIPT).read_text(),
         layout.RELEASE_ENV: _release_env(settings),
     }

@@ -141,10 +141,12 @@ def ssh_host(workdir: Path, tag: str = "ea") -> Iterator[SshHost]:
 
 
 def _boot(pair: Pair, workdir: Path) -> subprocess.Popen[bytes]:
-    """sshd with empty /home, /usr/local/sbin, unit and sysctl folders: a machine with a new disk."""
+    """sshd with empty /home, /usr/local/sbin, unit, sysctl and apt configuration folders: a
+    machine with a new disk."""
     boot = (
         "mount -t tmpfs tmpfs /home && mount -t tmpfs tmpfs /usr/local/sbin && "
         "mount -t tmpfs tmpfs /etc/systemd/system && mount -t tmpfs tmpfs /etc/sysctl.d && "
+        "mount -t tmpfs tmpfs /etc/apt/apt.conf.d && "
         f"exec /usr/sbin/sshd -D -e -f {workdir}/sshd_config"
     )
     with (workdir / "sshd.log").open("ab") as log:

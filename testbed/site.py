@@ -213,6 +213,8 @@ def site_settings(scratch: Path, certificate_pem: str, source: Path, turn_tls: b
         firewall_script=str(host_files / "flowspace-firewall"),
         unit_dir=str(host_files),
         sysctl_path=str(host_files / "60-flowspace.conf"),
+        upkeep_apt_conf_path=str(host_files / "52flowspace-upgrades"),
+        upkeep_needrestart_path=str(host_files / "needrestart" / "60-flowspace.conf"),
         gate_seconds=30,
         gate_interval_seconds=1,
         health_interval_seconds=1,

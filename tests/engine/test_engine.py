@@ -99,7 +99,7 @@ def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(
 
 def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     run = operator.must("preview", "--non-interactive")
-    assert "+ 18 to create" in run.output, run.output[-2000:]
+    assert "+ 20 to create" in run.output, run.output[-2000:]
     assert "command:remote:Command" in run.output and "rollout-activate" in run.output
     assert host.commands() == [], "preview ran commands on the host"
     assert host.sessions() == 0, "preview opened SSH sessions"
@@ -107,7 +107,7 @@ def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHo
 
 def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost, operator: Operator) -> None:
     run = operator.must(*UP)
-    assert "18 created" in run.output
+    assert "20 created" in run.output
     outputs = operator.outputs()
     release = str(outputs["release_id"])
     files = host.files()
@@ -135,7 +135,7 @@ def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost,
 def test_3_up_again_changes_nothing_and_runs_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     commands, sessions = host.commands(), host.sessions()
     run = operator.must(*UP)
-    assert "18 unchanged" in run.output, run.output[-2000:]
+    assert "20 unchanged" in run.output, run.output[-2000:]
     assert host.commands() == commands, "an unchanged stack ran commands on the host"
     assert host.sessions() == sessions, "an unchanged stack opened SSH sessions"
 
@@ -208,7 +208,7 @@ def test_6_failures_and_good_releases_in_any_order_never_jam(host: SshHost, oper
         assert current_release(host) == live and running_release(host) == live
         assert len(releases_on(host)) <= 3, releases_on(host)
     again = operator.must(*UP)
-    assert "18 unchanged" in again.output, again.output[-2000:]
+    assert "20 unchanged" in again.output, again.output[-2000:]
 
 
 def test_7_no_plaintext_secret_anywhere_in_the_state(host: SshHost, operator: Operator) -> None:
@@ -353,5 +353,5 @@ def test_10_a_machine_replaced_at_the_same_address_gets_the_release(engine: Path
         assert current_release(host) == release and running_release(host) == release, run.output[-3000:]
         assert "stopping the stack" not in run.output, "nothing is retired: the release stays"
         again = operator.must(*UP)
-        assert "18 unchanged" in again.output, again.output[-2000:]
+        assert "20 unchanged" in again.output, again.output[-2000:]
     shutil.rmtree(tmp_path, ignore_errors=True)

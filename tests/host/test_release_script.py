@@ -60,6 +60,11 @@ class Host:
     def standin_dir(self) -> Path:
         return self.root / "standin"
 
+    @property
+    def apt_conf_dir(self) -> Path:
+        """An apt host's; this test host has no needrestart."""
+        return self.root / "apt" / "apt.conf.d"
+
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -92,6 +97,8 @@ class Host:
             firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
             unit_dir=str(self.root / "sbin"),
             sysctl_path=str(self.root / "sbin" / "60-flowspace.conf"),
+            upkeep_apt_conf_path=str(self.apt_conf_dir / "52flowspace-upgrades"),
+            upkeep_needrestart_path=str(self.root / "needrestart" / "conf.d" / "60-flowspace.conf"),
             egress_meter=meter,
             egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
             egress_cli_requirements_path=str(self.root / "share" / "oci-cli-requirements.txt"),
@@ -136,6 +143,7 @@ def host(tmp_path: Path) -> Host:
     created.app.mkdir(parents=True)
     created.standin_dir.mkdir()
     (tmp_path / "sbin").mkdir()
+    created.apt_conf_dir.mkdir(parents=True)
     return created
 
 
@@ -573,3 +581,13 @@ def test_a_rollback_restores_even_when_its_bookkeeping_cannot_be_written(host: H
     assert result.returncode == 1
     assert "previous release restored" in result.stderr
     assert host.current() == good and host.running() == good
+
+
+def test_a_good_release_installs_the_upkeep_that_its_host_can_read(host: Host) -> None:
+    """Docker's packages held back from unattended upgrades and a reboot only in the window; a host
+    without needrestart gets no configuration for it."""
+    result = host.deploy(host.upload(1))
+    assert result.returncode == 0, result.stderr
+    installed = (host.apt_conf_dir / "52flowspace-upgrades").read_text()
+    assert '"docker.io";' in installed and 'Automatic-Reboot-Time "19:00"' in installed
+    assert not (host.root / "needrestart").exists()

@@ -199,3 +199,9 @@ def test_the_reference_server_runs_only_when_asked_and_never_beside_the_apps_own
     assert load({"flowspace:socketServerReference": None, "flowspace:socketServerImage": "ghcr.io/a/b:1.0"}) is None
     (both,) = problems_for({**app, "flowspace:socketServerReference": "true"}, "socketServerReference")
     assert "would be ignored" in both
+
+
+@pytest.mark.parametrize("window", ["24:00", "7:00", "19:60", "noon", "19:00; reboot"])
+def test_a_maintenance_window_is_a_time_of_day(window: str) -> None:
+    (problem,) = problems_for({"flowspace:maintenanceWindowUtc": window}, "maintenanceWindowUtc")
+    assert "is not a time of day like 19:00" in problem
