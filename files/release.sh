@@ -9,6 +9,14 @@
 #   retire SERVER     on delete: take the stack down if this release is the current one, on the
 #                     server it was activated for
 #   gate              only the health gate, against what runs now
+# and, for scripts/ops (run from the current release's folder):
+#   status            the running release, the firewall, each service's state and age, disk, memory
+#   logs [SERVICE] [--follow]    the services' recent log lines
+#   exec SERVICE CMD...          a command in a service's container
+#   releases          the releases kept (the running one marked) and those set aside
+#   rollback          the newest other good release back, in seconds; this one is set aside
+#   reactivate        this release activated again, for the server the host was activated for
+#   audit             who activated, rolled back or retired what, when
 # Converging recreates only the services whose image, settings or mounted files changed: mounted
 # files are copied to the mounts folder under their content's digest, Caddy's files live in a
 # folder of their own and a change to them is a graceful reload, and a new socket server starts in
@@ -32,6 +40,9 @@ readonly owner="$app_dir/stack"
 # The server the live release was activated for (an instance id, or the address of an existing one).
 readonly server_file="$app_dir/server"
 readonly activation_log="$release_dir/activation.log"
+# Outside the app folder: it outlives a retirement.
+audit_log="$(dirname "$app_dir")/.flowspace-audit.log"
+readonly audit_log
 releases_dir=$(dirname "$release_dir")
 readonly releases_dir
 # shellcheck source=/dev/null
@@ -44,6 +55,13 @@ readonly live_slot_file="$app_dir/$LIVE_SLOT_FILE"
 readonly slots_dir="$app_dir/$SLOTS_DIR"
 
 say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
+
+# Who did what to which release, when (best effort: it never fails an action).
+audit() { # action [release id]
+  audit_by="$(id -un)${SSH_CLIENT:+ from ${SSH_CLIENT%% *}}"
+  { printf '%s %s %s by %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "${2:-$release_id}" "$audit_by" \
+    >> "$audit_log"; } 2> /dev/null || true
+}
 
 # Only this release's compose file, with the paths its mounts were staged at.
 compose() {
@@ -331,6 +349,7 @@ roll_back() {
     rm -rf "$current" "$owner" "$live_slot_file" "$upstream_file" "$slots_dir" || true
   fi
   { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
+  audit "failed-and-rolled-back"
   exit 1
 }
 
@@ -453,6 +472,7 @@ activate_detached() {
   fi
   stop_idle_slots
   record_success
+  audit activated
   printf '%s\n' "$activate_detached_server" > "$server_file"
   point_current_at "$release_dir"
   install_firewall_for_boot "$release_dir"
@@ -481,6 +501,7 @@ retire() {
   fi
   if [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ]; then
     say "stopping the stack and removing its releases"
+    audit retired
     compose down --remove-orphans --volumes >&2
     rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
       "$live_slot_file" "$slots_dir" "$server_file"
@@ -490,6 +511,81 @@ retire() {
   fi
 }
 
+# The container of a service: the socket server is its live slot's.
+container_service() {
+  if [ "$1" = socket-server ] && [ -s "$live_slot_file" ]; then
+    echo "socket-server-$(cat "$live_slot_file")"
+  else
+    echo "$1"
+  fi
+}
+
+status() {
+  status_current=$(readlink "$current" 2> /dev/null || true)
+  printf 'release: %s\n' "${status_current:+${status_current##*/}}"
+  if sudo -n iptables -S INPUT 2> /dev/null | grep -q -- "-j $FIREWALL_CHAIN"; then
+    echo "firewall: in place ($FIREWALL_CHAIN first in INPUT)"
+  else
+    echo "firewall: NOT IN PLACE ($FIREWALL_CHAIN is not in INPUT)"
+  fi
+  echo "services:"
+  docker ps --all --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
+    --format '  {{.Label "com.docker.compose.service"}}: {{.Status}}, created {{.RunningFor}}'
+  df -h "$app_dir" | awk 'NR == 2 { print "disk: " $3 " used of " $2 " (" $5 ")" }'
+  free -m | awk '/^Mem:/ { print "memory: " $3 " MiB used of " $2 " MiB" }'
+}
+
+logs() {
+  logs_follow=""
+  logs_service=""
+  for logs_argument in "$@"; do
+    case "$logs_argument" in
+      --follow) logs_follow=--follow ;;
+      *) logs_service=$(container_service "$logs_argument") ;;
+    esac
+  done
+  compose logs --no-color --tail 200 $logs_follow ${logs_service:+"$logs_service"}
+}
+
+exec_in() { # service command...
+  exec_in_service=$(container_service "${1:?exec: the service}")
+  shift
+  if [ -t 0 ]; then
+    compose exec "$exec_in_service" "$@"
+  else
+    compose exec -T "$exec_in_service" "$@"
+  fi
+}
+
+releases() {
+  releases_current=$(readlink "$current" 2> /dev/null || true)
+  for releases_id in $(cat "$history" 2> /dev/null); do
+    if [ "$releases_id" = "${releases_current##*/}" ]; then
+      echo "$releases_id  running"
+    else
+      echo "$releases_id"
+    fi
+  done
+  for releases_id in $(cat "$failed" 2> /dev/null); do
+    echo "$releases_id  set aside"
+  done
+}
+
+# This release out, the newest other good one back; this one leaves the history, so the next
+# rollback goes further back, and only an activation of it (pulumi up) brings it back.
+rollback() {
+  hold_lock
+  rollback_to=$(last_good_release)
+  if [ -z "$rollback_to" ]; then
+    say "no other good release is on the host to roll back to"
+    exit 1
+  fi
+  sh "$rollback_to/$RELEASE_SCRIPT" restore
+  forget "$history" "$release_id"
+  { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
+  audit "rolled-back-to-${rollback_to##*/}-from"
+}
+
 case "${1:-}" in
   receive-secrets) receive_secrets ;;
   activate) activate "${2:?activate: the server this host is}" ;;
@@ -497,5 +593,18 @@ case "${1:-}" in
   restore) restore ;;
   retire) retire "${2:?retire: the server the release was activated for}" ;;
   gate) gate ;;
-  *) echo "usage: $0 receive-secrets|activate SERVER|restore|retire SERVER|gate" >&2; exit 2 ;;
+  status) status ;;
+  logs) shift; logs "$@" ;;
+  exec) shift; exec_in "$@" ;;
+  releases) releases ;;
+  rollback) rollback ;;
+  reactivate)
+    [ -s "$server_file" ] || { say "this host was never activated: nothing to reactivate for"; exit 1; }
+    activate "$(cat "$server_file")"
+    ;;
+  audit) cat "$audit_log" 2> /dev/null || true ;;
+  *)
+    echo "usage: $0 receive-secrets|activate SERVER|restore|retire SERVER|gate|status|logs|exec|releases|rollback|reactivate|audit" >&2
+    exit 2
+    ;;
 esac

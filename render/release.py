@@ -148,6 +148,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "KEEP_RELEASES": str(settings.keep_releases),
         "FIREWALL_SCRIPT": settings.firewall_script,
         "FIREWALL_UNIT": layout.FIREWALL_UNIT,
+        "FIREWALL_CHAIN": firewall.CHAIN,
         "SYSCTL_CONF": layout.SYSCTL_CONF,
         "SYSCTL_PATH": settings.sysctl_path,
         "UNIT_DIR": settings.unit_dir,

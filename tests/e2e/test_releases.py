@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -238,6 +239,36 @@ def test_only_what_the_kept_releases_name_stays_on_the_host(site: Site) -> None:
     }
     listed = site.engine.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", layout.SOCKET_SERVER_BUILT_IMAGE)
     assert set(listed.stdout.split()) == images, "the failing releases' images are pruned with them"
+
+
+def test_the_operators_actions_read_the_real_engine_and_roll_back_in_seconds(site: Site) -> None:
+    """What scripts/ops runs over SSH: the running release's own script."""
+    live = site.host.current()
+
+    def action(*args: str) -> subprocess.CompletedProcess[str]:
+        return site.host.command(["sh", str(site.host.release_dir(site.host.current()) / layout.RELEASE_SCRIPT), *args])
+
+    status = action("status")
+    assert status.returncode == 0, status.stderr
+    assert f"release: {live}" in status.stdout and "firewall: in place" in status.stdout, status.stdout
+    for service in ("livekit", "caddy", f"socket-server-{live_slot(site)}"):
+        assert f"  {service}: Up " in status.stdout and "(healthy)" in status.stdout, status.stdout
+    assert "memory:" in status.stdout and "disk:" in status.stdout
+    logs = action("logs", "caddy")
+    assert logs.returncode == 0 and "caddy" in logs.stdout and "socket-server" not in logs.stdout.split("|")[0]
+    version = action("exec", "caddy", "caddy", "version")
+    assert version.returncode == 0 and version.stdout.startswith("v2."), version.stdout + version.stderr
+
+    started = time.monotonic()
+    back = action("rollback")
+    seconds = time.monotonic() - started
+    assert back.returncode == 0, back.stderr
+    assert site.host.current() != live and f"{live}  set aside" in action("releases").stdout
+    assert "rolled-back-to-" in action("audit").stdout
+    print(f"rollback: {seconds:.1f} s")
+    reactivated = site.host.command(["sh", str(site.host.release_dir(live) / layout.RELEASE_SCRIPT), "reactivate"])
+    assert reactivated.returncode == 0, reactivated.stderr
+    assert site.host.current() == live
 
 
 def test_retiring_the_current_release_leaves_nothing_on_the_host(site: Site) -> None:

@@ -175,6 +175,52 @@ def test_4b_the_host_diff_from_the_recorded_release_is_what_the_next_up_uploads(
     assert new.files == {name: host.read(f"releases/{rolled}/{name}") for name in new.files}, "new side is what landed"
 
 
+def test_4c_the_operator_command_reads_the_host_rolls_back_and_forward_again(host: SshHost, operator: Operator) -> None:
+    declared = str(operator.outputs()["release_id"])
+    previous = sorted(releases_on(host) - {declared})
+
+    def ops(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(ROOT / "scripts" / "ops"), "-s", operator.stack, "--project-dir", str(operator.project)]
+        return subprocess.run(
+            ["ip", "netns", "exec", operator.namespace, *command, *args],
+            env=operator.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    status = ops("status")
+    assert status.returncode == 0, status.stderr
+    assert f"release: {declared}" in status.stdout and "livekit: Up" in status.stdout, status.stdout
+    assert "firewall:" in status.stdout and "memory:" in status.stdout and "disk:" in status.stdout
+    assert f"{declared}  running" in ops("releases").stdout
+    assert "caddy | " in ops("logs", "caddy").stdout
+    assert ops("exec", "caddy", "--", "caddy", "version").returncode == 0
+    assert any(line.endswith("exec -T caddy caddy version") for line in host.commands())
+    assert ops("logs", "postgres").returncode == 1, "only the stack's services"
+
+    rolled = ops("rollback")
+    assert rolled.returncode == 0, rolled.stderr
+    assert current_release(host) in previous and current_release(host) != declared
+    assert f"scripts/ops -s {operator.stack} forward" in rolled.stdout
+    assert "20 unchanged" in operator.must(*UP).output, "up leaves a rollback alone while nothing changes"
+    assert current_release(host) != declared
+    forward = ops("forward")
+    assert forward.returncode == 0, forward.stderr
+    assert current_release(host) == declared and running_release(host) == declared
+    assert f"{declared}  running" in ops("releases").stdout
+
+    audit = [line.split() for line in ops("audit").stdout.splitlines()]
+    # "<time> <action> <release> by <user> from <address>", oldest first.
+    rolled_back, activated = audit[-2], audit[-1]
+    assert rolled_back[1].startswith("rolled-back-to-") and rolled_back[2] == declared, audit
+    assert activated[1:3] == ["activated", declared] and activated[3:5] == ["by", "root"], audit
+    assert activated[5:] == ["from", host.pair.client_ips[0]], audit
+    login_key_body = host.login_key.read_text().splitlines()[1]
+    for run in (status, rolled):
+        assert login_key_body not in run.stdout + run.stderr
+
+
 def test_5_a_failing_health_gate_fails_up_and_keeps_the_previous_release_serving(
     host: SshHost, operator: Operator
 ) -> None:
