@@ -530,7 +530,7 @@ status() {
   fi
   echo "services:"
   docker ps --all --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
-    --format '  {{.Label "com.docker.compose.service"}}: {{.Status}}, created {{.RunningFor}}'
+    --format '{{.Label "com.docker.compose.service"}}: {{.Status}}, created {{.RunningFor}}' | sed 's/^/  /'
   df -h "$app_dir" | awk 'NR == 2 { print "disk: " $3 " used of " $2 " (" $5 ")" }'
   free -m | awk '/^Mem:/ { print "memory: " $3 " MiB used of " $2 " MiB" }'
 }
