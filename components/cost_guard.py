@@ -1,8 +1,11 @@
-"""Alerts that keep the bill at $0: a budget on the compartment and alarms on the month's egress.
+"""Alerts that keep the bill at $0 and say when the server goes quiet: a budget on the compartment,
+alarms on the month's egress, and an alarm when the instance stops reporting.
 
 Resources: an ONS topic with an e-mail subscription (and optionally a chat webhook), a budget with
 actual/forecast rules, a dynamic group and policy that let the VM publish its month-to-date
-outbound count (render/egress.py), and alarms at 80% and 100% of the free 10 TB on that count.
+outbound count (render/egress.py), alarms at 80% and 100% of the free 10 TB on that count and on
+the count's silence, and an absence alarm on the instance's own CPU metric (stopped, crashed or
+reclaimed).
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from model.project import Project
 # Share of the monthly egress allowance at which each alarm fires, and how loudly.
 EGRESS_ALARMS = ((0.8, "WARNING"), (1.0, "CRITICAL"))
 BUDGET_RULES = (("ACTUAL", 80.0), ("FORECAST", 100.0))
+# The Compute agent's metrics (its monitoring plugin, which the server keeps on).
+AGENT_NAMESPACE = "oci_computeagent"
+# How long an absent metric keeps the alarm firing: a day of a stopped VM is a day of alarm.
+INSTANCE_ABSENCE_PERIOD = "24h"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,11 @@ def meter_silence_query(instance_id: str) -> str:
         f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
         f".groupBy(resourceId).absent({allowance.EGRESS_SILENCE_HOURS}h)"
     )
+
+
+def instance_silence_query(instance_id: str) -> str:
+    """True while the instance publishes no CPU metric: it is stopped, hung, or gone."""
+    return f'CpuUtilization[5m]{{resourceId = "{instance_id}"}}.groupBy(resourceId).absent({INSTANCE_ABSENCE_PERIOD})'
 
 
 def meter_matching_rule(instance_id: str) -> str:
@@ -135,17 +147,19 @@ class CostGuard(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
         )
 
-        def alarm(suffix: str, display: str, query: Callable[[str], str], severity: str, body: str) -> None:
+        def alarm(
+            resource: str, display: str, query: Callable[[str], str], severity: str, body: str, namespace: str
+        ) -> None:
             oci.monitoring.Alarm(
-                f"{name}-egress-{suffix}",
+                f"{name}-{resource}",
                 compartment_id=args.compartment_id,
                 metric_compartment_id=args.compartment_id,
-                namespace=allowance.EGRESS_METRIC_NAMESPACE,
+                namespace=namespace,
                 query=pulumi.Output.from_input(args.instance_id).apply(query),
                 severity=severity,
                 destinations=[topic.id],
                 is_enabled=True,
-                display_name=f"{prefix}-egress-{display}",
+                display_name=f"{prefix}-{display}",
                 body=body,
                 pending_duration="PT5M",
                 opts=child,
@@ -154,21 +168,32 @@ class CostGuard(pulumi.ComponentResource):
         for fraction, severity in EGRESS_ALARMS:
             percent = round(fraction * 100)
             alarm(
-                str(percent),
-                f"{percent}pct",
+                f"egress-{percent}",
+                f"egress-{percent}pct",
                 partial(egress_query, fraction=fraction),
                 severity,
                 f"Outbound traffic this month is above {percent}% of the "
                 f"{allowance.OUTBOUND_DATA_BYTES_PER_MONTH // 10**12} TB Always Free egress "
                 "(beyond it, outbound data is billed).",
+                allowance.EGRESS_METRIC_NAMESPACE,
             )
         alarm(
-            "meter-silent",
-            "meter-silent",
+            "egress-meter-silent",
+            "egress-meter-silent",
             meter_silence_query,
             "WARNING",
             f"The egress meter has published nothing for {allowance.EGRESS_SILENCE_HOURS} hours: the egress "
             f"alarms are blind. Check the VM and `systemctl status {layout.EGRESS_TIMER}` on it.",
+            allowance.EGRESS_METRIC_NAMESPACE,
+        )
+        alarm(
+            "instance-silent",
+            "instance-silent",
+            instance_silence_query,
+            "CRITICAL",
+            "The server reports no metrics: it is stopped, hung or gone, and every call and socket with it. "
+            "Check the instance in the console (Compute > Instances), then `scripts/ops -s <stack> status`.",
+            AGENT_NAMESPACE,
         )
 
         self.topic_id = topic.id

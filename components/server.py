@@ -157,6 +157,8 @@ class Server(pulumi.ComponentResource):
                 display_name=f"{args.project.name_prefix}-vnic",
             ),
             metadata=secret(metadata),
+            # The Compute agent's metrics, which the instance's silence alarm watches.
+            agent_config=oci.core.InstanceAgentConfigArgs(is_monitoring_disabled=False),
             # Only IMDS v2 (its Authorization header), which the OCI CLI's instance principal uses.
             instance_options=oci.core.InstanceInstanceOptionsArgs(are_legacy_imds_endpoints_disabled=True),
             opts=pulumi.ResourceOptions(

@@ -34,7 +34,7 @@ ALERT_EMAIL = Key(
     "alertEmail",
     "string",
     "e-mail",
-    "turns on the cost guard: budget and egress alarms mail this address",
+    "turns on the cost guard: budget, egress and server-silence alarms mail this address",
     "ops@example.com",
     default_doc="none",
 )

@@ -116,14 +116,14 @@ def test_a_bad_alert_email_is_refused() -> None:
 def test_alarm_queries_wait_for_the_vnic_in_preview() -> None:
     run = run_program(overrides=ALERTS, preview=True)
     alarms = run.of_type("oci:Monitoring/alarm:Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     for alarm in alarms:
         query = reveal(alarm.inputs["query"])
         assert isinstance(query, Unknown), f"{alarm.name}'s query was built before the VNIC was known: {query!r}"
 
 
 def test_a_silent_meter_raises_its_own_alarm_and_the_meter_fills_every_window(guarded: Run) -> None:
-    (silent,) = [alarm for alarm in guarded.of_type("oci:Monitoring/alarm:Alarm") if alarm.name.endswith("-silent")]
+    (silent,) = [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if a.name.endswith("-meter-silent")]
     assert silent.inputs["query"] == (
         f'{EGRESS_METRIC_NAME}[60m]{{resourceId = "server-instance-id"}}.groupBy(resourceId).absent(3h)'
     )
@@ -131,3 +131,14 @@ def test_a_silent_meter_raises_its_own_alarm_and_the_meter_fills_every_window(gu
     timer = render_egress_timer()
     every = int(timer.split("OnUnitActiveSec=")[1].split("min")[0])
     assert every * 2 <= EGRESS_ALARM_WINDOW_MINUTES, "an alarm window must hold at least two readings"
+
+
+def test_a_server_that_stops_reporting_raises_a_critical_alarm_to_the_same_people(guarded: Run) -> None:
+    (silent,) = [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if a.name.endswith("-instance-silent")]
+    assert silent.inputs["namespace"] == "oci_computeagent" and silent.inputs["severity"] == "CRITICAL"
+    assert silent.inputs["query"] == (
+        'CpuUtilization[5m]{resourceId = "server-instance-id"}.groupBy(resourceId).absent(24h)'
+    )
+    # Its topic is the cost alarms' (test_alarms_notify_the_topic_that_mails_the_operator).
+    instance = guarded.one("oci:Core/instance:Instance").inputs
+    assert instance["agentConfig"]["isMonitoringDisabled"] is False, "the alarm watches the agent's metrics"
