@@ -8,7 +8,9 @@ LiveKit media goes straight to the server's public address.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,6 +156,33 @@ def test_1_https_health_of_both_hostnames_through_caddy(site: Site) -> None:
 
 def test_2_socketio_polling_and_websocket_over_http1_and_http2(site: Site) -> None:
     check_socketio(site)
+
+
+def test_2b_the_edge_check_passes_through_the_edge_and_names_a_certificate_fault(site: Site, tmp_path: Path) -> None:
+    """scripts/edge-check from outside, as the watch workflow and `up` run it."""
+
+    check = [str(ROOT / "scripts" / "edge-check"), "--socket", SOCKET_HOST, "--livekit", LIVEKIT_HOST]
+
+    def edge_check(ca_file: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", site.pair.client, *check],
+            env={**os.environ, "SSL_CERT_FILE": str(ca_file)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    passed = edge_check(site.ca_file)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.count("ok ") == 4, passed.stdout
+    assert f"wss://{SOCKET_HOST}/socket.io/" in passed.stdout and f"wss://{LIVEKIT_HOST}/rtc" in passed.stdout
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_text(make_pki(HOSTNAMES).ca_pem)
+    failed = edge_check(other_ca)
+    assert failed.returncode == 1
+    lines = failed.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("FAILED") and "CERTIFICATE_VERIFY_FAILED" in line for line in lines)
 
 
 def test_3a_livekit_participants_exchange_audio_over_udp(site: Site) -> None:
