@@ -30,8 +30,8 @@ def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
     server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
     if config.cost_alerts:
-        webhook = config.alert_chat_webhook
-        CostGuard("cost-guard", CostGuardArgs(config.cost_alerts, compartment, project, server.instance_id, webhook))
+        alerts = CostGuardArgs(config.cost_alerts, compartment, project, server.instance_id, config.alert_chat_webhook)
+        pulumi.export("alerts_topic_id", CostGuard("cost-guard", alerts).topic_id)
     pulumi.export("instance_id", server.instance_id)
     pulumi.export("ssh_private_key", server.deploy_private_key)
     pulumi.export("ssh_host_public_key", server.host_public_key)

@@ -2,16 +2,20 @@
 
 Resources: one A record per hostname (an existing one adopted by import id); with the
 `hostnames` scope a configuration rule (`http_config_settings`) for exactly those hostnames, with
-the `zone` scope the zone's `ssl` and `websockets` settings.
+the `zone` scope the zone's `ssl` and `websockets` settings; and, whenever the records change, a
+local check of both hostnames through the edge (scripts/edge-check), which warns but never fails
+the `up`: DNS may still be spreading when it runs.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_cloudflare as cloudflare
+import pulumi_command as command
 
 from model.edge import Hostname, TlsScope
 from model.project import Project
@@ -20,7 +24,8 @@ from model.project import Project
 @dataclass(frozen=True)
 class DnsRecordsArgs:
     zone_id: str
-    hostnames: Sequence[Hostname]
+    # (socket server, LiveKit)
+    hostnames: tuple[Hostname, Hostname]
     public_ip: pulumi.Input[str]
     tls_scope: TlsScope
     project: Project
@@ -86,6 +91,15 @@ class DnsRecords(pulumi.ComponentResource):
             cloudflare.ZoneSetting(
                 f"{name}-websockets", zone_id=args.zone_id, setting_id="websockets", value="on", opts=child
             )
+
+        socket_host, livekit_host = (host.name for host in args.hostnames)
+        check = ["scripts/edge-check", "--socket", socket_host, "--livekit", livekit_host, "--warn-only"]
+        command.local.Command(
+            f"{name}-edge-check",
+            create=shlex.join(check),
+            triggers=[record.content for record in records],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=records),
+        )
 
         self.record_ids = pulumi.Output.all(*[record.id for record in records])
         self.register_outputs({"record_ids": self.record_ids})

@@ -139,10 +139,22 @@ def test_unknown_cloudflare_ranges_and_ip_do_not_break_the_graph() -> None:
         network = Network(
             "network", NetworkArgs("ocid1.tenancy.oc1..aaaa", project, "10.0.0.0/16", "10.0.1.0/24", unknown())
         )
-        hostnames = [Hostname("a.flow-coder.com", True)]
+        hostnames = (Hostname("a.flow-coder.com", True), Hostname("b.flow-coder.com", True))
         DnsRecords("dns", DnsRecordsArgs("0" * 32, hostnames, unknown(), "hostnames", project))
         del network
 
     run = run_components(body, preview=True)
     assert run.one("oci:Core/securityList:SecurityList")
-    assert isinstance(reveal(run.one("cloudflare:index/dnsRecord:DnsRecord").inputs["content"]), Unknown)
+    for record in run.of_type("cloudflare:index/dnsRecord:DnsRecord"):
+        assert isinstance(reveal(record.inputs["content"]), Unknown)
+
+
+def test_after_the_switch_up_checks_both_hostnames_through_the_edge_and_only_warns(prod: Run) -> None:
+    check = prod.named("dns-edge-check")
+    assert check.typ == "command:local:Command"
+    assert check.inputs["create"] == (
+        "scripts/edge-check --socket space-socket.flow-coder.com --livekit space-livekit.flow-coder.com --warn-only"
+    )
+    records = prod.of_type("cloudflare:index/dnsRecord:DnsRecord")
+    assert {record.urn for record in records} <= set(check.dependencies), "it runs after the records change"
+    assert check.inputs["triggers"] == [RESERVED_IP, RESERVED_IP], "again whenever the names point elsewhere"

@@ -137,3 +137,16 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     run = run_program(overrides=TURN)
     matched = [resource.typ for resource in run.resources if targeted.match(resource.urn)]
     assert matched == ["acme:index/certificate:Certificate"], matched
+
+
+def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_on_failure() -> None:
+    document = workflow("watch.yml")
+    triggers = document[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"] == [{"cron": "*/30 * * * *"}]
+    job = document["jobs"]["edge"]
+    assert job["environment"] == "watch"
+    check, tell = job["steps"][1], job["steps"][2]
+    assert check["run"].startswith("scripts/edge-check -s prod") and check["id"] == "check"
+    assert tell["if"] == "failure() && steps.check.outcome == 'failure'"
+    assert 'oci ons message publish --topic-id "$TOPIC_ID"' in tell["run"]
+    assert tell["env"]["TOPIC_ID"] == "${{ vars.ALERT_TOPIC_ID }}"
