@@ -4,8 +4,9 @@ alarms on the month's egress, and an alarm when the instance stops reporting.
 Resources: an ONS topic with an e-mail subscription (and optionally a chat webhook), a budget with
 actual/forecast rules, a dynamic group and policy that let the VM publish its month-to-date
 outbound count (render/egress.py), alarms at 80% and 100% of the free 10 TB on that count and on
-the count's silence, and an absence alarm on the instance's own CPU metric (stopped, crashed or
-reclaimed).
+the count's silence, alarms on the services' health that the same meter publishes (a check
+reading 0, or none for half an hour), and an absence alarm on the instance's own CPU metric
+(stopped, crashed or reclaimed).
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def meter_silence_query(instance_id: str) -> str:
     return (
         f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
         f".groupBy(resourceId).absent({allowance.EGRESS_SILENCE_HOURS}h)"
+    )
+
+
+def service_down_query(instance_id: str) -> str:
+    """True while any check (a hostname through Caddy, LiveKit's signaling) reads 0."""
+    window = f"{allowance.HEALTH_ALARM_WINDOW_MINUTES}m"
+    return f'{allowance.HEALTH_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}.groupBy(check).min() < 1'
+
+
+def health_silence_query(instance_id: str) -> str:
+    window = f"{allowance.HEALTH_ALARM_WINDOW_MINUTES}m"
+    return (
+        f'{allowance.HEALTH_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
+        f".groupBy(resourceId).absent({allowance.HEALTH_SILENCE_MINUTES}m)"
     )
 
 
@@ -184,6 +199,24 @@ class CostGuard(pulumi.ComponentResource):
             "WARNING",
             f"The egress meter has published nothing for {allowance.EGRESS_SILENCE_HOURS} hours: the egress "
             f"alarms are blind. Check the VM and `systemctl status {layout.EGRESS_TIMER}` on it.",
+            allowance.EGRESS_METRIC_NAMESPACE,
+        )
+        alarm(
+            "service-down",
+            "service-down",
+            service_down_query,
+            "CRITICAL",
+            "A service does not answer on the host as users reach it (its hostname through Caddy, or LiveKit's "
+            "signaling): the alarm's dimension `check` names it. `scripts/ops -s <stack> status` and `logs`.",
+            allowance.EGRESS_METRIC_NAMESPACE,
+        )
+        alarm(
+            "health-silent",
+            "health-silent",
+            health_silence_query,
+            "WARNING",
+            f"The host has reported no service health for {allowance.HEALTH_SILENCE_MINUTES} minutes: its meter "
+            f"stopped (`systemctl status {layout.EGRESS_TIMER}`), or the VM did.",
             allowance.EGRESS_METRIC_NAMESPACE,
         )
         alarm(

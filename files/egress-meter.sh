@@ -1,11 +1,13 @@
 #!/bin/sh
 # Counts the bytes this host sent this month and publishes the count as a custom metric
-# ($EGRESS_NAMESPACE/$EGRESS_METRIC), authorised by the instance principal. Run by its timer, often
+# ($EGRESS_NAMESPACE/$EGRESS_METRIC), authorised by the instance principal; with it, whether each
+# service answers as users reach it ($HEALTH_METRIC, 1 or 0 per check). Run by its timer, often
 # enough that every window of the alarms holds a reading.
 # Overridable for tests: METER_COUNTER, METER_MONTH, METER_BOOT_ID, METER_BOOT_MONTH, METER_METADATA,
-# OCI_CLI.
+# METER_CURL, OCI_CLI.
 set -eu
 : "${EGRESS_NAMESPACE:?}" "${EGRESS_METRIC:?}" "${EGRESS_STATE:?}" "${OCI_CLI_VENV:?}" "${OCI_CLI_REQUIREMENTS:?}"
+: "${HEALTH_METRIC:?}" "${LIVEKIT_SIGNALING_URL:?}"
 
 if [ -z "${METER_COUNTER:-}" ]; then
   device=$(ip route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
@@ -45,6 +47,36 @@ region=$(field canonicalRegionName)
 compartment=$(field compartmentId)
 instance=$(field id)
 
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+point() { # name value [check]
+  printf '{"namespace": "%s", "compartmentId": "%s", "name": "%s", "dimensions": {"resourceId": "%s"%s},' \
+    "$EGRESS_NAMESPACE" "$compartment" "$1" "$instance" "${3:+, \"check\": \"$3\"}"
+  printf ' "datapoints": [{"timestamp": "%s", "value": %s}]}' "$stamp" "$2"
+}
+
+# Each hostname through Caddy on this host, as the running release's gate checks it, and LiveKit's
+# signaling: from the release the app folder points at (FLOWSPACE_APP_DIR, written by release.sh).
+release_setting() { sed -n "s/^$1=//p" "$FLOWSPACE_APP_DIR/current/release.env" | sed "s/^'\(.*\)'\$/\1/"; }
+health_points=""
+if [ -n "${FLOWSPACE_APP_DIR:-}" ] && [ -f "$FLOWSPACE_APP_DIR/current/release.env" ]; then
+  curl=${METER_CURL:-curl}
+  route=$(release_setting HEALTH_ROUTE)
+  ca_file=$(release_setting GATE_CA_FILE)
+  https_port=$(release_setting HTTPS_PORT)
+  for check in $(release_setting GATE_CHECKS); do
+    host=${check%%=*}
+    if "$curl" --silent --fail --max-time 5 --output /dev/null --resolve "$host:$https_port:127.0.0.1" \
+      ${ca_file:+--cacert "$FLOWSPACE_APP_DIR/current/$ca_file"} "https://$host:$https_port$route"; then
+      answered=1
+    else
+      answered=0
+    fi
+    health_points="$health_points, $(point "$HEALTH_METRIC" "$answered" "${check#*=}")"
+  done
+  if "$curl" --silent --fail --max-time 5 --output /dev/null "$LIVEKIT_SIGNALING_URL"; then answered=1; else answered=0; fi
+  health_points="$health_points, $(point "$HEALTH_METRIC" "$answered" livekit-signaling)"
+fi
+
 oci=${OCI_CLI:-$OCI_CLI_VENV/bin/oci}
 if [ ! -x "$oci" ]; then
   python3 -m venv "$OCI_CLI_VENV" 2> /dev/null ||
@@ -54,10 +86,6 @@ if [ ! -x "$oci" ]; then
 fi
 payload=$(mktemp)
 trap 'rm -f "$payload"' EXIT
-stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-cat > "$payload" << JSON
-[{"namespace": "$EGRESS_NAMESPACE", "compartmentId": "$compartment", "name": "$EGRESS_METRIC",
-  "dimensions": {"resourceId": "$instance"}, "datapoints": [{"timestamp": "$stamp", "value": $total}]}]
-JSON
+printf '[%s%s]\n' "$(point "$EGRESS_METRIC" "$total")" "$health_points" > "$payload"
 "$oci" monitoring metric-data post --auth instance_principal \
   --endpoint "https://telemetry-ingestion.$region.oraclecloud.com" --metric-data "file://$payload" > /dev/null

@@ -166,6 +166,8 @@ install_meter() {
   [ -n "$EGRESS_METER" ] || return 0
   sudo -n install -m 0755 "$release_dir/$EGRESS_METER" "$EGRESS_METER_PATH"
   sudo -n install -D -m 0644 "$release_dir/$EGRESS_CLI_REQUIREMENTS" "$EGRESS_CLI_REQUIREMENTS_PATH"
+  # Where the meter finds the running release, whose hostnames it checks.
+  printf 'FLOWSPACE_APP_DIR=%s\n' "$app_dir" | sudo -n install -D -m 0644 /dev/stdin "$EGRESS_HOST_ENV_PATH"
   if command -v systemctl > /dev/null; then
     for install_meter_unit in "$EGRESS_SERVICE" "$EGRESS_TIMER"; do
       sudo -n install -m 0644 "$release_dir/$install_meter_unit" "$UNIT_DIR/$install_meter_unit"

@@ -133,11 +133,15 @@ def estimate_monthly_cost(
 # The month-to-date outbound counter the host publishes (render/egress.py) and the alarms watch.
 EGRESS_METRIC_NAMESPACE = "flowspace_egress"
 EGRESS_METRIC_NAME = "BytesSentThisMonth"
-# The meter publishes every 15 minutes, so that each hour-long window of the egress alarms holds
-# readings; three silent hours raise the absence alarm (a stopped meter, VM or CLI).
-EGRESS_METER_INTERVAL_MINUTES = 15
+# The meter publishes every 5 minutes, so that each window of the alarms holds readings; three
+# silent hours raise the absence alarm (a stopped meter, VM or CLI).
+EGRESS_METER_INTERVAL_MINUTES = 5
 EGRESS_ALARM_WINDOW_MINUTES = 60
 EGRESS_SILENCE_HOURS = 3
+# With each reading the meter also says whether each service answers as users reach it (1 or 0).
+HEALTH_METRIC_NAME = "ServiceHealthy"
+HEALTH_ALARM_WINDOW_MINUTES = 15
+HEALTH_SILENCE_MINUTES = 30
 
 
 def egress_alarm_bytes(fraction: float) -> int:

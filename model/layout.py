@@ -32,6 +32,8 @@ EGRESS_STATE = "/var/lib/flowspace/egress"
 # The OCI CLI it publishes with: every package pinned by hash (scripts/lock-oci-cli writes it).
 EGRESS_CLI_REQUIREMENTS = "oci-cli-requirements.txt"
 EGRESS_CLI_REQUIREMENTS_PATH = f"/usr/local/share/flowspace/{EGRESS_CLI_REQUIREMENTS}"
+# Written by release.sh for the meter's unit: where this host's app folder is (its health checks).
+EGRESS_HOST_ENV_PATH = "/etc/flowspace/meter.env"
 
 # Files the services mount are copied to MOUNTS_DIR under their content's digest: a release that
 # leaves a file as it was leaves the mount, and so the container, as it was. release.sh writes each

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.allowance import EGRESS_METER_INTERVAL_MINUTES, EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
-from model.layout import EGRESS_CLI_REQUIREMENTS, EGRESS_CLI_REQUIREMENTS_PATH, EGRESS_METER_PATH, EGRESS_STATE
+from model.allowance import (
+    EGRESS_METER_INTERVAL_MINUTES,
+    EGRESS_METRIC_NAME,
+    EGRESS_METRIC_NAMESPACE,
+    HEALTH_METRIC_NAME,
+)
+from model.layout import (
+    EGRESS_CLI_REQUIREMENTS,
+    EGRESS_CLI_REQUIREMENTS_PATH,
+    EGRESS_HOST_ENV_PATH,
+    EGRESS_METER_PATH,
+    EGRESS_STATE,
+)
+from model.ports import LIVEKIT_SIGNALING
 
 FILES = Path(__file__).resolve().parents[1] / "files"
 # The OCI CLI lives in a virtualenv of its own, made on the first run.
@@ -34,16 +46,19 @@ def render_egress_service() -> str:
         "EGRESS_STATE": EGRESS_STATE,
         "OCI_CLI_VENV": OCI_CLI_VENV,
         "OCI_CLI_REQUIREMENTS": EGRESS_CLI_REQUIREMENTS_PATH,
+        "HEALTH_METRIC": HEALTH_METRIC_NAME,
+        "LIVEKIT_SIGNALING_URL": f"http://127.0.0.1:{LIVEKIT_SIGNALING.port}/",
     }
     environment = "".join(f"Environment={key}={value}\n" for key, value in settings.items())
     return f"""[Unit]
-Description=FlowSpace month-to-date outbound meter
+Description=FlowSpace host meter: month-to-date outbound bytes and each service's health
 After=network-online.target
 Wants=network-online.target
 
 [Service]
 Type=oneshot
-{environment}ExecStart={EGRESS_METER_PATH}
+{environment}EnvironmentFile=-{EGRESS_HOST_ENV_PATH}
+ExecStart={EGRESS_METER_PATH}
 """
 
 

@@ -58,6 +58,7 @@ class ReleaseSettings:
     egress_meter: bool = False
     egress_meter_path: str = layout.EGRESS_METER_PATH
     egress_cli_requirements_path: str = layout.EGRESS_CLI_REQUIREMENTS_PATH
+    egress_host_env_path: str = layout.EGRESS_HOST_ENV_PATH
     maintenance_window_utc: str = DEFAULT_MAINTENANCE_WINDOW_UTC
     upkeep_apt_conf_path: str = layout.UPKEEP_APT_CONF_PATH
     upkeep_needrestart_path: str = layout.UPKEEP_NEEDRESTART_PATH
@@ -158,6 +159,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "EGRESS_TIMER": layout.EGRESS_TIMER,
         "EGRESS_CLI_REQUIREMENTS": layout.EGRESS_CLI_REQUIREMENTS,
         "EGRESS_CLI_REQUIREMENTS_PATH": settings.egress_cli_requirements_path,
+        "EGRESS_HOST_ENV_PATH": settings.egress_host_env_path,
         "UPKEEP_APT_CONF": layout.UPKEEP_APT_CONF,
         "UPKEEP_APT_CONF_PATH": settings.upkeep_apt_conf_path,
         "UPKEEP_NEEDRESTART": layout.UPKEEP_NEEDRESTART,

@@ -10,15 +10,31 @@ from pathlib import Path
 
 import pytest
 
-from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE
+from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, HEALTH_METRIC_NAME
+from model.ports import Ingress
 from model.versions import OCI_CLI_VERSION
 from render.egress import render_cli_requirements, render_egress_meter, render_egress_service
+from render.release import ReleaseSettings, render_plain_files
 
 METADATA = """{
   "canonicalRegionName" : "ap-chuncheon-1",
   "compartmentId" : "ocid1.tenancy.oc1..aaaaaaaaexample",
   "id" : "ocid1.instance.oc1.ap-chuncheon-1.anexampleinstance"
 }"""
+
+
+RELEASE = ReleaseSettings(
+    stack="prod",
+    public_ip="203.0.113.10",
+    socket_hostname="space-socket.flow-coder.com",
+    livekit_hostname="space-livekit.flow-coder.com",
+    certificate_pem="-----BEGIN CERTIFICATE-----\nexample\n-----END CERTIFICATE-----\n",
+    ingress=Ingress(("0.0.0.0/0",)),
+    ocpus=4,
+    memory_gb=24,
+    socket_server_image="ghcr.io/flowcoder/socket:1.0.0",
+    egress_meter=True,
+)
 
 
 class Meter:
@@ -39,25 +55,31 @@ class Meter:
             if line.startswith("Environment=")
         )
 
-    def run(self, counter: int, month: str, boot: str = "boot-1", boot_month: str = "2026-10") -> dict[str, object]:
-        """One reading; by default the host booted in an earlier month and has not rebooted since."""
+    def posts(self, counter: int, month: str, **env: str) -> list[dict[str, object]]:
+        """One reading (the host booted in an earlier month and has not rebooted since), every point posted."""
         (self.root / "tx_bytes").write_text(f"{counter}\n")
-        env = {
+        settings = {
             **os.environ,
             **self.environment,
             "EGRESS_STATE": str(self.root / "state"),
             "METER_COUNTER": str(self.root / "tx_bytes"),
             "METER_MONTH": month,
-            "METER_BOOT_ID": boot,
-            "METER_BOOT_MONTH": boot_month,
+            "METER_BOOT_ID": "boot-1",
+            "METER_BOOT_MONTH": "2026-10",
             "METER_METADATA": str(self.root / "metadata.json"),
             "OCI_CLI": str(self.root / "oci"),
             "POSTED": str(self.root / "posted.json"),
+            **env,
         }
-        result = subprocess.run(["sh", str(self.root / "meter.sh")], env=env, capture_output=True, text=True)
+        result = subprocess.run(["sh", str(self.root / "meter.sh")], env=settings, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        (posted,) = json.loads((self.root / "posted.json").read_text())
-        assert isinstance(posted, dict)
+        posted = json.loads((self.root / "posted.json").read_text())
+        assert isinstance(posted, list)
+        return posted
+
+    def run(self, counter: int, month: str, boot: str = "boot-1", boot_month: str = "2026-10") -> dict[str, object]:
+        """One reading of a host without a release to check: the count alone."""
+        (posted,) = self.posts(counter, month, METER_BOOT_ID=boot, METER_BOOT_MONTH=boot_month)
         return posted
 
     def count(self, counter: int, month: str, boot: str = "boot-1", boot_month: str = "2026-10") -> int:
@@ -116,3 +138,33 @@ def test_the_cli_is_installed_from_the_lock_only_with_every_hash_checked(meter: 
     lines = [line for line in render_cli_requirements().splitlines() if not line.startswith("#")]
     assert f"oci-cli=={OCI_CLI_VERSION} " in "\n".join(lines) + "\n"
     assert lines and all(re.fullmatch(r"[a-z0-9.\-]+==\S+ --hash=sha256:[0-9a-f]{64}", line) for line in lines)
+
+
+def test_each_service_is_reported_as_users_reach_it_through_caddy_and_livekits_signaling(meter: Meter) -> None:
+    app = meter.root / "home" / "ubuntu" / "flowspace"
+    (app / "current").mkdir(parents=True)
+    release = render_plain_files(RELEASE)
+    (app / "current" / "release.env").write_text(release["release.env"])
+    # curl as the host sees it: Caddy answers the socket hostname, not LiveKit's; signaling answers.
+    (meter.root / "curl").write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$CURL_LOG"\ncase "$*" in *space-livekit*) exit 22 ;; *) exit 0 ;; esac\n'
+    )
+    (meter.root / "curl").chmod(0o755)
+    posted = meter.posts(
+        5, "2026-11", FLOWSPACE_APP_DIR=str(app), METER_CURL=str(meter.root / "curl"), CURL_LOG=str(meter.root / "c")
+    )
+    health = {
+        point["dimensions"]["check"]: point["datapoints"][0]["value"]  # type: ignore[index]
+        for point in posted
+        if point["name"] == HEALTH_METRIC_NAME
+    }
+    assert health == {"socket-server": 1, "livekit": 0, "livekit-signaling": 1}
+    assert all(point["namespace"] == EGRESS_METRIC_NAMESPACE for point in posted)
+    calls = (meter.root / "c").read_text().splitlines()
+    assert any(
+        "--resolve space-socket.flow-coder.com:443:127.0.0.1" in call
+        and f"--cacert {app}/current/origin.pem" in call
+        and call.endswith("https://space-socket.flow-coder.com:443/healthz")
+        for call in calls
+    ), calls
+    assert calls[-1].endswith("http://127.0.0.1:7880/"), calls

@@ -102,6 +102,7 @@ class Host:
             egress_meter=meter,
             egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
             egress_cli_requirements_path=str(self.root / "share" / "oci-cli-requirements.txt"),
+            egress_host_env_path=str(self.root / "etc" / "meter.env"),
             gate_seconds=2,
             gate_interval_seconds=0,
         )
@@ -425,6 +426,7 @@ def test_a_release_with_the_meter_installs_it_and_starts_its_timer(host: Host) -
     assert (host.root / "sbin" / "flowspace-egress.timer").exists()
     locked = (host.root / "share" / "oci-cli-requirements.txt").read_text()
     assert "oci-cli==" in locked and "--hash=sha256:" in locked
+    assert (host.root / "etc" / "meter.env").read_text() == f"FLOWSPACE_APP_DIR={host.app}\n", "its health checks"
     log = (host.standin_dir / "argv.log").read_text()
     assert "sudo -n systemctl enable --now flowspace-egress.timer" in log
     plain = host.upload(2)

@@ -29,7 +29,7 @@ def test_cost_guard_is_off_without_an_alert_email() -> None:
 
 
 def test_egress_alarms_fire_at_8_and_10_tb_sent_this_month(guarded: Run) -> None:
-    egress = [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if not a.name.endswith("-silent")]
+    egress = [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if a.name.rsplit("-", 1)[-1].isdigit()]
     alarms = {a.inputs["severity"]: a.inputs for a in egress}
     assert set(alarms) == {"WARNING", "CRITICAL"} and len(egress) == 2
     instance = "server-instance-id"
@@ -116,7 +116,7 @@ def test_a_bad_alert_email_is_refused() -> None:
 def test_alarm_queries_wait_for_the_vnic_in_preview() -> None:
     run = run_program(overrides=ALERTS, preview=True)
     alarms = run.of_type("oci:Monitoring/alarm:Alarm")
-    assert len(alarms) == 4
+    assert len(alarms) == 6
     for alarm in alarms:
         query = reveal(alarm.inputs["query"])
         assert isinstance(query, Unknown), f"{alarm.name}'s query was built before the VNIC was known: {query!r}"
@@ -142,3 +142,14 @@ def test_a_server_that_stops_reporting_raises_a_critical_alarm_to_the_same_peopl
     # Its topic is the cost alarms' (test_alarms_notify_the_topic_that_mails_the_operator).
     instance = guarded.one("oci:Core/instance:Instance").inputs
     assert instance["agentConfig"]["isMonitoringDisabled"] is False, "the alarm watches the agent's metrics"
+
+
+def test_a_service_that_stops_answering_or_stops_being_reported_raises_an_alarm(guarded: Run) -> None:
+    alarms = {a.name.removeprefix("cost-guard-"): a.inputs for a in guarded.of_type("oci:Monitoring/alarm:Alarm")}
+    instance = 'resourceId = "server-instance-id"'
+    assert alarms["service-down"]["query"] == f"ServiceHealthy[15m]{{{instance}}}.groupBy(check).min() < 1"
+    assert alarms["service-down"]["severity"] == "CRITICAL"
+    assert alarms["health-silent"]["query"] == f"ServiceHealthy[15m]{{{instance}}}.groupBy(resourceId).absent(30m)"
+    assert alarms["service-down"]["namespace"] == alarms["health-silent"]["namespace"] == EGRESS_METRIC_NAMESPACE
+    every = int(render_egress_timer().split("OnUnitActiveSec=")[1].split("min")[0])
+    assert every * 2 <= 15, "a health window holds at least two readings"
