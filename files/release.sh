@@ -58,7 +58,7 @@ say() { printf '[flowspace %s] %s\n' "$release_id" "$*" >&2; }
 
 # Who did what to which release, when (best effort: it never fails an action).
 audit() { # action [release id]
-  audit_by="$(id -un)${SSH_CLIENT:+ from ${SSH_CLIENT%% *}}"
+  audit_by="$(id -un 2> /dev/null || echo unknown)${SSH_CLIENT:+ from ${SSH_CLIENT%% *}}"
   { printf '%s %s %s by %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "${2:-$release_id}" "$audit_by" \
     >> "$audit_log"; } 2> /dev/null || true
 }
@@ -525,10 +525,10 @@ container_service() {
 status() {
   status_current=$(readlink "$current" 2> /dev/null || true)
   printf 'release: %s\n' "${status_current:+${status_current##*/}}"
-  if sudo -n iptables -S INPUT 2> /dev/null | grep -q -- "-j $FIREWALL_CHAIN"; then
+  if sudo -n iptables -S INPUT 2> /dev/null | grep -- '^-A INPUT ' | head -n 1 | grep -q -- "-j $FIREWALL_CHAIN"; then
     echo "firewall: in place ($FIREWALL_CHAIN first in INPUT)"
   else
-    echo "firewall: NOT IN PLACE ($FIREWALL_CHAIN is not in INPUT)"
+    echo "firewall: NOT IN PLACE ($FIREWALL_CHAIN is not the first rule of INPUT)"
   fi
   echo "services:"
   docker ps --all --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" \
@@ -559,33 +559,44 @@ exec_in() { # service command...
   fi
 }
 
-releases() {
-  releases_current=$(readlink "$current" 2> /dev/null || true)
-  for releases_id in $(cat "$history" 2> /dev/null); do
-    if [ "$releases_id" = "${releases_current##*/}" ]; then
-      echo "$releases_id  running"
+list_releases() {
+  list_releases_current=$(readlink "$current" 2> /dev/null || true)
+  for list_releases_id in $(cat "$history" 2> /dev/null); do
+    if [ "$list_releases_id" = "${list_releases_current##*/}" ]; then
+      echo "$list_releases_id  running"
     else
-      echo "$releases_id"
+      echo "$list_releases_id"
     fi
   done
-  for releases_id in $(cat "$failed" 2> /dev/null); do
-    echo "$releases_id  set aside"
+  for list_releases_id in $(cat "$failed" 2> /dev/null); do
+    echo "$list_releases_id  set aside"
   done
 }
 
-# This release out, the newest other good one back; this one leaves the history, so the next
-# rollback goes further back, and only an activation of it (pulumi up) brings it back.
-rollback() {
+# This release out, the newest other good one back (its firewall for boot too); this one leaves the
+# history, so the next rollback goes further back, and only an activation brings it back. Only
+# the running release rolls back: an activation may have moved `current` while this one waited.
+operator_rollback() {
   hold_lock
-  rollback_to=$(last_good_release)
-  if [ -z "$rollback_to" ]; then
+  if [ "$(readlink "$current" 2> /dev/null || true)" != "$release_dir" ]; then
+    say "this release is not the running one any more ($(readlink "$current" 2> /dev/null || echo none)): nothing rolled back"
+    exit 1
+  fi
+  operator_rollback_to=$(last_good_release)
+  if [ -z "$operator_rollback_to" ]; then
     say "no other good release is on the host to roll back to"
     exit 1
   fi
-  sh "$rollback_to/$RELEASE_SCRIPT" restore
+  if ! sh "$operator_rollback_to/$RELEASE_SCRIPT" restore; then
+    say "$(basename "$operator_rollback_to") did not come back healthy: this release again"
+    restore
+    audit "rollback-to-${operator_rollback_to##*/}-failed-from"
+    exit 1
+  fi
+  install_firewall_for_boot "$operator_rollback_to"
   forget "$history" "$release_id"
   { forget "$failed" "$release_id" && echo "$release_id" >> "$failed"; } 2> /dev/null || true
-  audit "rolled-back-to-${rollback_to##*/}-from"
+  audit "rolled-back-to-${operator_rollback_to##*/}-from"
 }
 
 case "${1:-}" in
@@ -598,8 +609,8 @@ case "${1:-}" in
   status) status ;;
   logs) shift; logs "$@" ;;
   exec) shift; exec_in "$@" ;;
-  releases) releases ;;
-  rollback) rollback ;;
+  releases) list_releases ;;
+  rollback) operator_rollback ;;
   reactivate)
     [ -s "$server_file" ] || { say "this host was never activated: nothing to reactivate for"; exit 1; }
     activate "$(cat "$server_file")"

@@ -149,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    # `exec SERVICE -- CMD` and `ssh -- CMD`: only the separator itself goes, never one of CMD's.
     arguments = list(args.arguments)
-    if "--" in arguments:
-        arguments.remove("--")
+    separator = 1 if args.action == "exec" else 0
+    if len(arguments) > separator and arguments[separator] == "--":
+        del arguments[separator]
     try:
         arguments = check_arguments(args.action, arguments)
         outputs = _pulumi(["stack", "output", "--json", "--show-secrets"], args.stack, args.project_dir)

@@ -146,3 +146,7 @@ def test_a_surviving_secret_stops_the_publication() -> None:
     assert_nothing_survives(redact(EXPORT, PLACEHOLDERS), originals)
     with pytest.raises(SystemExit, match="survived redaction"):
         assert_nothing_survives(EXPORT, originals)
+    # A key's lines and quotes are escaped twice inside a secret's plaintext: still found.
+    leaked = {**EXPORT, "extra": secret({"copy": EC_KEY})}
+    with pytest.raises(SystemExit, match="survived redaction"):
+        assert_nothing_survives(leaked, {EC_KEY})

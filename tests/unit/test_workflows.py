@@ -125,11 +125,12 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     document = workflow("up.yml")
     job = document["jobs"]["up"]
     assert workflow("deploy.yml")["jobs"]["renew"]["with"] == {"environment": "renewal", "renewal": True}
-    assert "deployments" in workflow("deploy.yml")["permissions"], "a called workflow gets no more than its caller"
+    assert workflow("deploy.yml")["permissions"]["actions"] == "read", "a called workflow gets no more than its caller"
     (checkout,) = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
     assert checkout["with"]["ref"] == "${{ steps.deployed.outputs.sha || github.sha }}"
     (deployed,) = [step for step in job["steps"] if step.get("id") == "deployed"]
-    assert deployed["if"] == "inputs.renewal" and 'state" = success' in deployed["run"]
+    assert deployed["if"] == "inputs.renewal"
+    assert "actions/workflows/deploy.yml/runs?branch=main&event=push&status=success" in deployed["run"]
     (up,) = [step for step in job["steps"] if step.get("with", {}).get("command") == "up"]
     assert up["with"]["target"] == "${{ inputs.renewal && env.RENEWAL_TARGET || '' }}"
     assert up["with"]["target-dependents"] == "${{ inputs.renewal }}"
@@ -147,6 +148,7 @@ def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_
     assert job["environment"] == "watch"
     check, tell = job["steps"][1], job["steps"][2]
     assert check["run"].startswith("scripts/edge-check -s prod") and check["id"] == "check"
+    assert document["defaults"]["run"]["shell"] == "bash", "pipefail: the check's failure survives `| tee`"
     assert tell["if"] == "failure() && steps.check.outcome == 'failure'"
     assert 'oci ons message publish --topic-id "$TOPIC_ID"' in tell["run"]
     assert tell["env"]["TOPIC_ID"] == "${{ vars.ALERT_TOPIC_ID }}"
