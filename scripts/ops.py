@@ -38,6 +38,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 SERVICES = tuple(SHARES)
 ACTIONS = ("status", "logs", "exec", "ssh", "releases", "rollback", "forward", "audit")
 RELEASE_ID = re.compile(r"[0-9a-f]{16}")
+ACTIVATE = "rollout-activate"
 
 
 class OpsError(Exception):
@@ -142,6 +143,23 @@ def run_on(host: Host, command: str, interactive: bool) -> int:
         return subprocess.run(argv, check=False).returncode
 
 
+def forget_activation(stack: str, project_dir: Path) -> None:
+    """The activation leaves the state (the host keeps running): the next `up` activates the declared
+    release again, and nothing is retired, since only `pulumi destroy` of a resource runs its delete."""
+    exported = _pulumi(["stack", "export"], stack, project_dir)
+    for resource in exported.get("deployment", {}).get("resources") or []:
+        if str(resource.get("urn", "")).endswith(f"::{ACTIVATE}"):
+            result = subprocess.run(
+                ["pulumi", "state", "delete", "--yes", "--stack", stack, str(resource["urn"])],
+                cwd=project_dir,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise OpsError(f"the host rolled back, but the state kept its activation: {result.stderr[-1500:]}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-s", "--stack", required=True)
@@ -163,10 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         declared = str(outputs.get("release_id", ""))
         code = run_on(host, remote_command(args.action, arguments, host.user, declared), interactive)
         if args.action == "rollback" and code == 0:
+            forget_activation(args.stack, args.project_dir)
             print(
-                f"the host runs the previous release; the stack still declares {declared}, which `pulumi up` "
-                f"leaves alone until a change rolls a new release. To bring {declared} back: "
-                f"scripts/ops -s {args.stack} forward"
+                f"the host runs the previous release; the stack declares {declared}, and the next `pulumi up` "
+                f"activates it again (revert the change in git to stay back). Now: scripts/ops -s {args.stack} forward"
             )
         return code
     except OpsError as error:
