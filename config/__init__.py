@@ -31,7 +31,7 @@ PROTECT = Key(
     "protect",
     "boolean",
     "bool",
-    "protect the instance and its reserved IP from deletion and replacement (see Operations to lift it)",
+    "protect the instance and its reserved IP from deletion and replacement (docs/operations.md says how to lift it)",
     "false",
     default_doc=f"on for `{PRODUCTION_STACK}`",
 )

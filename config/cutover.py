@@ -1,5 +1,5 @@
 """Taking over a running setup: adopt its DNS records and Vercel variables, keep its LiveKit keys,
-and point DNS back at it to roll a switch back (README "Cutover")."""
+and point DNS back at it to roll a switch back (docs/operations.md, "Cutover")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The config keys as Pulumi.yaml's typed `config:` block and as the README's tables.
+"""The config keys as Pulumi.yaml's typed `config:` block and as docs/configuration.md's tables.
 
 .venv/bin/python -m config.docs          # rewrite both from the declarations
 .venv/bin/python -m config.docs --check  # exit 1 when either disagrees with them
@@ -17,7 +17,7 @@ from config.keys import REQUIRED, Key
 
 ROOT = Path(__file__).resolve().parents[1]
 PULUMI_YAML = ROOT / "Pulumi.yaml"
-README = ROOT / "README.md"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
 TABLES_BEGIN = "<!-- config keys: made by `python -m config.docs` from config/; edit there -->"
 TABLES_END = "<!-- end of config keys -->"
 # Project-wide values that are not keys of this program.
@@ -73,7 +73,7 @@ def _default_text(key: Key) -> str:
     return f"`{key.default}`"
 
 
-def readme_tables() -> str:
+def key_tables() -> str:
     parts = [TABLES_BEGIN]
     for section, keys in SECTIONS.items():
         parts += ["", f"**{section}**", "", "| key | type | default | meaning |", "|---|---|---|---|"]
@@ -84,12 +84,12 @@ def readme_tables() -> str:
     return "\n".join(parts)
 
 
-def readme_with_tables(text: str) -> str:
+def with_key_tables(text: str) -> str:
     head, begin, rest = text.partition(TABLES_BEGIN)
     _, end, tail = rest.partition(TABLES_END)
     if not begin or not end:
-        raise ValueError(f"README.md has no {TABLES_BEGIN!r} ... {TABLES_END!r} section")
-    return head + readme_tables() + tail
+        raise ValueError(f"{CONFIGURATION_DOC.name} has no {TABLES_BEGIN!r} ... {TABLES_END!r} section")
+    return head + key_tables() + tail
 
 
 def pulumi_yaml_with_block(text: str) -> str:
@@ -102,7 +102,7 @@ def pulumi_yaml_with_block(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    targets = {PULUMI_YAML: pulumi_yaml_with_block, README: readme_with_tables}
+    targets = {PULUMI_YAML: pulumi_yaml_with_block, CONFIGURATION_DOC: with_key_tables}
     stale = [path.name for path, make in targets.items() if make(path.read_text()) != path.read_text()]
     if "--check" in argv:
         for name in stale:

@@ -1,5 +1,5 @@
 """One declaration per config key: what the reader reads, what Pulumi.yaml declares and what the
-README's configuration tables say are all made from these (see `config.docs`)."""
+docs/configuration.md's tables say are all made from these (see `config.docs`)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ Default = str | int | float | bool | tuple[str, ...] | None
 class Key:
     name: str
     type: KeyType
-    # What the README calls the kind of value (OCID, hostname, ...).
+    # What the configuration tables call the kind of value (OCID, hostname, ...).
     kind: str
     description: str
     example: str
-    # The value when the key is not set; None: no value (the README's `default_doc` says what happens).
+    # The value when the key is not set; None: no value (`default_doc` says what happens).
     default: Default = None
-    # README text for a default that is derived from other keys, or for a required key.
+    # The tables' text for a default that is derived from other keys, or for a required key.
     default_doc: str | None = None
     secret: bool = False
 

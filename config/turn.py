@@ -1,6 +1,6 @@
 """TURN/TLS: LiveKit's TURN over TLS on 443 of its own DNS-only hostname, for networks that let
 nothing else out, with a Let's Encrypt certificate obtained by the program (ACME DNS-01 through
-Cloudflare) and renewed by a later `pulumi up` (README "TURN/TLS")."""
+Cloudflare) and renewed by a later `pulumi up` (docs/architecture.md, "TURN/TLS")."""
 
 from __future__ import annotations
 

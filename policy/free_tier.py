@@ -214,7 +214,7 @@ POLICIES = [
         PolicyConfigSchema(
             properties={
                 "allowance": {"type": "string", "enum": sorted(allowance.A1_ALLOWANCES)},
-                # The same meaning as the program's keys of these names (README, Configuration: Cost).
+                # The same meaning as the program's keys of these names (docs/configuration.md: Cost).
                 "expectedEgressTbPerMonth": {"type": "number", "minimum": 0},
                 "otherA1InTenancy": {"type": "string"},
             },

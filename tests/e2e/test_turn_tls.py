@@ -4,7 +4,7 @@ certificate from a test CA standing in for the public one.
 
 The publisher is the real client SDK on the host; the listener is a pion/webrtc client (the stack
 of LiveKit's Go SDK), since libwebrtc in the Python SDK trusts only its built-in roots for TURN/TLS
-and so cannot be shown a test CA (README "TURN/TLS").
+and so cannot be shown a test CA (docs/architecture.md, "TURN/TLS").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One declaration per key: the reader, Pulumi.yaml and the README agree, and unknown keys are refused."""
+"""One declaration per key: the reader, Pulumi.yaml and docs/configuration.md agree, and unknown keys are refused."""
 
 from __future__ import annotations
 
@@ -69,9 +69,9 @@ def test_pulumi_yaml_declares_every_key_as_the_declarations_say() -> None:
         assert (key.name in declared) is not key.secret, f"{key.name}: secrets are left out, every other key is in"
 
 
-def test_readme_tables_are_the_declarations() -> None:
-    text = config_docs.README.read_text()
-    assert config_docs.readme_with_tables(text) == text, "run: .venv/bin/python -m config.docs"
+def test_the_configuration_tables_are_the_declarations() -> None:
+    text = config_docs.CONFIGURATION_DOC.read_text()
+    assert config_docs.with_key_tables(text) == text, "run: .venv/bin/python -m config.docs"
     for key in KEYS:
         assert f"| `{key.name}` |" in text, key.name
 
