@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from testbed.cpu import CLIENT_CORE, SERVER_CORE, cpu_seconds, pin_to_server_core
 from testbed.site import HOSTNAMES, ROOT, SOCKET_HOST, Site, running_site
 
 FIXTURE = ROOT / "tests/fixtures/ts-socket-server"
@@ -27,21 +28,6 @@ RATE_PER_USER = 10
 SECONDS = 10
 STEPS = (64, 128, 160, 192, 224, 256, 320, 384)
 LATENCY_LIMIT_MS = 100.0
-SERVER_CORE, CLIENT_CORE = "0", "1"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-def pin_to_server_core(pid: int) -> None:
-    """Every thread of the process, present and future, runs on the server's core only."""
-    subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CORE, str(pid)], check=True, capture_output=True)
 
 
 def client_cpu_seconds() -> float:

@@ -18,38 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.capacity import CLIENT_CORE, CLOCK_TICKS, SERVER_CORE, cpu_seconds, pin_to_server_core
-from testbed.livekit_call import token
-from testbed.site import API_KEY, API_SECRET, LIVEKIT_HOST, Site, running_site
+from testbed.cpu import CLIENT_CORE, SERVER_CORE, pin_to_server_core
+from testbed.site import running_site
+from testbed.voice_load import MEASURE_SECONDS, PACKETS_PER_SECOND, ROOM_SIZE, livekit_pid, step, verdict
 
-ROOM_SIZE = 8
-PACKETS_PER_SECOND = 50
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8, 10)
-MEASURE_SECONDS = 20
-LOSS_LIMIT = 0.01
 # livekit-server gets this share of its core (a CFS quota), so that the generator, which spends
 # about as much CPU per packet as the server does, keeps headroom on its whole core: the limit
 # found is the server's. Figures per core are the measured ones divided by it.
 SERVER_SHARE = 0.5
 CFS_PERIOD_US = 10_000
 CGROUP = Path("/sys/fs/cgroup/cpu/flowspace-livekit-bench")
-LATENCY_LIMIT_MS = 100.0
-
-
-def core_busy_seconds(core: str) -> float:
-    """Everything the core did but idle, interrupts and softirq included (the network stack's share)."""
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith(f"cpu{core} "):
-            ticks = [int(value) for value in line.split()[1:]]
-            return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLOCK_TICKS
-    raise LookupError(f"no cpu{core} in /proc/stat")
 
 
 @contextmanager
@@ -68,70 +53,6 @@ def cpu_share(pid: int, share: float) -> Iterator[None]:
         for task in (CGROUP / "tasks").read_text().split():
             Path("/sys/fs/cgroup/cpu/tasks").write_text(task)
         CGROUP.rmdir()
-
-
-def livekit_pid(site: Site) -> int:
-    return site.service_pid("livekit")
-
-
-def step(
-    site: Site,
-    generator: str,
-    step_number: int,
-    rooms: int,
-    payload: int,
-    measure_seconds: int = MEASURE_SECONDS,
-) -> dict[str, object]:
-    server_pid = livekit_pid(site)
-    tokens = [
-        token(API_KEY, API_SECRET, f"r{room}-p{person}", room=f"step{step_number}-room{room}")
-        for room in range(rooms)
-        for person in range(ROOM_SIZE)
-    ]
-    tracks = rooms * ROOM_SIZE * (ROOM_SIZE - 1)
-    command = ["ip", "netns", "exec", site.pair.client, "taskset", "-c", CLIENT_CORE, generator, "load",
-               "-tracks", str(tracks), "-payload", str(payload), "-measure", f"{measure_seconds}s",
-               f"wss://{LIVEKIT_HOST}"]  # fmt: skip
-    environment = {**os.environ, "SSL_CERT_FILE": str(site.ca_file)}
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment)
-    assert process.stdin is not None and process.stdout is not None
-    # Tokens on stdin: they are secrets, and a command line is not.
-    process.stdin.write("".join(f"{line}\n" for line in tokens))
-    process.stdin.close()
-    # The CPU figures cover exactly the generator's measuring window.
-    marks: dict[str, tuple[float, float, float, float]] = {}
-    figures: dict[str, object] = {"failure": "the generator printed no report"}
-    for line in process.stdout:
-        if line.strip() in ("measuring", "measured"):
-            marks[line.strip()] = (cpu_seconds([server_pid]), core_busy_seconds(SERVER_CORE),
-                                   cpu_seconds([process.pid]), time.monotonic())  # fmt: skip
-        elif line.startswith("{"):
-            figures = json.loads(line)
-    process.wait(timeout=60)
-    figures |= {"rooms": rooms, "expected_tracks": tracks}
-    if len(marks) == 2:
-        (server0, core0, generator0, start), (server1, core1, generator1, end) = marks["measuring"], marks["measured"]
-        figures |= {
-            "server_cpu_percent": 100 * (server1 - server0) / (end - start),
-            "server_core_percent": 100 * (core1 - core0) / (end - start),
-            "generator_cpu_percent": 100 * (generator1 - generator0) / (end - start),
-        }
-    return figures
-
-
-def verdict(figures: dict[str, object]) -> str:
-    """Why this step is past what one core carries; empty while it is not."""
-    expected = int(str(figures.get("expected_packets", 0)))
-    lost = 1 - int(str(figures.get("received_packets", 0))) / expected if expected else 1.0
-    if "failure" in figures or figures.get("errors"):
-        return f"errors: {figures.get('failure') or figures.get('errors')}"
-    if figures.get("tracks") != figures["expected_tracks"]:
-        return f"{figures.get('tracks')} of {figures['expected_tracks']} tracks received"
-    if lost > LOSS_LIMIT:
-        return f"{100 * lost:.1f}% of packets lost"
-    if float(str(figures.get("p99_ms", 0))) > LATENCY_LIMIT_MS:
-        return f"p99 {figures.get('p99_ms')} ms"
-    return ""
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import livekit_capacity
 from model import ports
+from testbed import voice_load
 from testbed.pki import make_pki
 from testbed.site import (
     API_KEY,
@@ -195,13 +195,13 @@ def test_3b_livekit_falls_back_to_tcp_when_udp_is_blocked(site: Site) -> None:
 
 def test_3c_the_capacity_benchmark_measures_a_room_of_voices(site: Site, livekit_client: str) -> None:
     """The benchmark's own machinery on one small step, so that its figures keep meaning something."""
-    figures = livekit_capacity.step(site, livekit_client, 0, rooms=1, payload=80, measure_seconds=5)
-    assert livekit_capacity.verdict(figures) == "", f"one room of voices is past the limit: {figures}"
-    room = livekit_capacity.ROOM_SIZE
+    figures = voice_load.step(site, livekit_client, 0, rooms=1, payload=80, measure_seconds=5)
+    assert voice_load.verdict(figures) == "", f"one room of voices is past the limit: {figures}"
+    room = voice_load.ROOM_SIZE
     assert figures["tracks"] == room * (room - 1), figures
     # Every participant hears the others' 50 packets a second; the window's edges may cut one.
     heard = int(str(figures["received_packets"]))
-    assert heard >= room * (room - 1) * livekit_capacity.PACKETS_PER_SECOND * 5 * 0.95, figures
+    assert heard >= room * (room - 1) * voice_load.PACKETS_PER_SECOND * 5 * 0.95, figures
     assert 0 < float(str(figures["server_cpu_percent"])) < 100, figures
 
 
