@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scripts.pulumi_cli import PulumiFailed, pulumi
+
 PROJECT = Path(__file__).resolve().parents[1]
 FORMAT = "flowspace-state-backup/1"
 
@@ -34,12 +36,7 @@ class BackupError(Exception):
 
 
 def _pulumi(args: Sequence[str], project_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["pulumi", *args, "--non-interactive"], cwd=project_dir, capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
-        raise BackupError(f"pulumi {' '.join(args[:2])} failed: {result.stderr.strip()[-2000:]}")
-    return result
+    return pulumi(args, project_dir, check=check)
 
 
 def backup(stack: str, project_dir: Path, out_dir: Path) -> Path:
@@ -114,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("name the folder the backup goes to (--out), somewhere other than the backend")
         else:
             print(backup(args.stack, args.project_dir, args.out))
-    except BackupError as error:
+    except (BackupError, PulumiFailed) as error:
         print(f"backup-state: {error}", file=sys.stderr)
         return 1
     return 0

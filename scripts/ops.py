@@ -33,6 +33,7 @@ from typing import Any
 from config.existing import TARGET_HOST_KEY, TARGET_PORT, TARGET_PRIVATE_KEY
 from model import layout, ports
 from render.compose import SHARES
+from scripts.pulumi_cli import PulumiFailed, pulumi
 
 PROJECT = Path(__file__).resolve().parents[1]
 SERVICES = tuple(SHARES)
@@ -55,13 +56,7 @@ class Host:
 
 
 def _pulumi(args: Sequence[str], stack: str, project_dir: Path) -> Any:
-    """A pulumi command's JSON answer (captured: the secrets in it never reach the terminal)."""
-    result = subprocess.run(
-        ["pulumi", *args, "--stack", stack], cwd=project_dir, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise OpsError(f"pulumi {' '.join(args[:2])} failed: {result.stderr.strip()[-1500:]}")
-    return json.loads(result.stdout)
+    return json.loads(pulumi([*args, "--stack", stack], project_dir).stdout)
 
 
 def host_of(outputs: Mapping[str, Any], settings: Mapping[str, Any]) -> Host:
@@ -149,15 +144,10 @@ def forget_activation(stack: str, project_dir: Path) -> None:
     exported = _pulumi(["stack", "export"], stack, project_dir)
     for resource in exported.get("deployment", {}).get("resources") or []:
         if str(resource.get("urn", "")).endswith(f"::{ACTIVATE}"):
-            result = subprocess.run(
-                ["pulumi", "state", "delete", "--yes", "--stack", stack, str(resource["urn"])],
-                cwd=project_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise OpsError(f"the host rolled back, but the state kept its activation: {result.stderr[-1500:]}")
+            try:
+                pulumi(["state", "delete", "--yes", "--stack", stack, str(resource["urn"])], project_dir)
+            except PulumiFailed as error:
+                raise OpsError(f"the host rolled back, but the state kept its activation: {error}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"activates it again (revert the change in git to stay back). Now: scripts/ops -s {args.stack} forward"
             )
         return code
-    except OpsError as error:
+    except (OpsError, PulumiFailed) as error:
         print(f"ops: {error}", file=sys.stderr)
         return 1
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 from config.keys import NAMESPACE
 from config.placeholders import SECRET_KEYS, placeholder
 from scripts.deploy import copy_project
+from scripts.pulumi_cli import PulumiFailed, pulumi
 
 PROJECT = Path(__file__).resolve().parents[1]
 # How a state export marks a secret (sdk/go/common/resource/sig: Secret).
@@ -149,18 +149,7 @@ def assert_nothing_survives(redacted: Any, originals: set[str]) -> None:
 
 
 def _pulumi(args: list[str], env: Mapping[str, str], cwd: Path, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        ["pulumi", *args, "--non-interactive"],
-        cwd=cwd,
-        env={**os.environ, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"pulumi {args[0]} {args[1] if len(args) > 1 else ''} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return pulumi(args, cwd, env, stdin).stdout
 
 
 def _split_settings(document: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -249,6 +238,13 @@ def publish(stack: str, project_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except PulumiFailed as error:
+        raise SystemExit(f"preview-mirror: {error}") from None
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("publish", "config"))
     parser.add_argument("-s", "--stack", required=True)

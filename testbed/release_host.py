@@ -107,3 +107,20 @@ def standin_env(standin_dir: Path, base: Mapping[str, str], sudo_runs: bool = Fa
     if sudo_runs:
         env["STANDIN_SUDO"] = "run"
     return env
+
+
+def host_paths(root: Path) -> dict[str, str]:
+    """Where a test host's release puts what a real host keeps under /etc and /usr/local: all under
+    `root` (its folders made here), with apt's configuration folder and without needrestart."""
+    for folder in ("sbin", "share", "etc", "apt/apt.conf.d"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    return {
+        "firewall_script": str(root / "sbin" / "flowspace-firewall"),
+        "unit_dir": str(root / "sbin"),
+        "sysctl_path": str(root / "sbin" / "60-flowspace.conf"),
+        "upkeep_apt_conf_path": str(root / "apt" / "apt.conf.d" / "52flowspace-upgrades"),
+        "upkeep_needrestart_path": str(root / "needrestart" / "conf.d" / "60-flowspace.conf"),
+        "egress_meter_path": str(root / "sbin" / "flowspace-egress-meter"),
+        "egress_cli_requirements_path": str(root / "share" / "oci-cli-requirements.txt"),
+        "egress_host_env_path": str(root / "etc" / "meter.env"),
+    }

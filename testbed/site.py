@@ -25,7 +25,7 @@ from testbed.docker_host import DockerEngine, compose_plugin_dir, docker_engine,
 from testbed.images import import_images
 from testbed.netns import ORACLE_RULES, Pair, namespace_pair
 from testbed.pki import make_pki
-from testbed.release_host import ReleaseHost, standin_env
+from testbed.release_host import ReleaseHost, host_paths, standin_env
 from testbed.tools import require, require_root, require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,11 +210,7 @@ def site_settings(scratch: Path, certificate_pem: str, source: Path, turn_tls: b
         ocpus=2,
         memory_gb=12,
         socket_server_source=read_source_tree(source)[0],
-        firewall_script=str(host_files / "flowspace-firewall"),
-        unit_dir=str(host_files),
-        sysctl_path=str(host_files / "60-flowspace.conf"),
-        upkeep_apt_conf_path=str(host_files / "52flowspace-upgrades"),
-        upkeep_needrestart_path=str(host_files / "needrestart" / "60-flowspace.conf"),
+        **host_paths(host_files),
         gate_seconds=30,
         gate_interval_seconds=1,
         health_interval_seconds=1,
@@ -248,7 +244,7 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool 
         turn_ca_file.write_text(turn_pki.ca_pem)
     turn = TurnKeyPair(turn_pki.certificate_pem, turn_pki.key_pem) if turn_pki else None
     settings = site_settings(scratch, pki.certificate_pem, source, turn_tls)
-    Path(settings.firewall_script).parent.mkdir(parents=True)
+    Path(settings.firewall_script).parent.mkdir(parents=True, exist_ok=True)
     secrets = ReleaseSecrets(API_KEY, API_SECRET, pki.key_pem, turn=turn)
 
     with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:

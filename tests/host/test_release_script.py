@@ -29,7 +29,7 @@ from render.release import (
     render_secret_files,
     secrets_stdin,
 )
-from testbed.release_host import ReleaseHost
+from testbed.release_host import ReleaseHost, host_paths
 
 STANDINS = Path(__file__).resolve().parents[2] / "testbed" / "standins"
 NO_ENGINE = STANDINS.with_name("standins-no-engine")
@@ -62,7 +62,7 @@ class Host:
 
     @property
     def apt_conf_dir(self) -> Path:
-        """An apt host's; this test host has no needrestart."""
+        """An apt host's (testbed.release_host.host_paths); this test host has no needrestart."""
         return self.root / "apt" / "apt.conf.d"
 
     def env(self) -> dict[str, str]:
@@ -94,15 +94,8 @@ class Host:
             socket_server_source=None if registry else SOURCE,
             socket_server_image=f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None,
             registry=registry,
-            firewall_script=str(self.root / "sbin" / "flowspace-firewall"),
-            unit_dir=str(self.root / "sbin"),
-            sysctl_path=str(self.root / "sbin" / "60-flowspace.conf"),
-            upkeep_apt_conf_path=str(self.apt_conf_dir / "52flowspace-upgrades"),
-            upkeep_needrestart_path=str(self.root / "needrestart" / "conf.d" / "60-flowspace.conf"),
             egress_meter=meter,
-            egress_meter_path=str(self.root / "sbin" / "flowspace-egress-meter"),
-            egress_cli_requirements_path=str(self.root / "share" / "oci-cli-requirements.txt"),
-            egress_host_env_path=str(self.root / "etc" / "meter.env"),
+            **host_paths(self.root),
             gate_seconds=2,
             gate_interval_seconds=0,
         )
@@ -143,8 +136,6 @@ def host(tmp_path: Path) -> Host:
     created = Host(tmp_path)
     created.app.mkdir(parents=True)
     created.standin_dir.mkdir()
-    (tmp_path / "sbin").mkdir()
-    created.apt_conf_dir.mkdir(parents=True)
     return created
 
 
