@@ -11,7 +11,7 @@ from components.network import Network, NetworkArgs
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
 from components.rollout import Rollout, RolloutArgs, SshTarget
 from components.secret import secret
-from components.server import Server, ServerArgs, Setting, resolve_availability_domain
+from components.server import Server, ServerArgs, resolve_availability_domain
 from components.tags import tag_every_resource
 from components.turn_certificate import TurnCertificate, TurnCertificateArgs
 from components.vercel_env import VercelEnv, VercelEnvArgs
@@ -24,8 +24,8 @@ from model.ports import TURN_TLS, Ingress
 
 def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
     compartment, project, net = config.compartment_id, config.project, config.network
-    setting = Setting(AVAILABILITY_DOMAIN.full_name, AVAILABILITY_DOMAIN.set_command("0"))
-    domain = resolve_availability_domain(compartment, config.instance.availability_domain, setting)
+    wanted, fix = config.instance.availability_domain, AVAILABILITY_DOMAIN.set_command("0")
+    domain = resolve_availability_domain(compartment, wanted, AVAILABILITY_DOMAIN.name, fix)
     instance, keys = replace(config.instance, availability_domain=domain), net.admin_ssh_public_keys
     network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
     server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
@@ -69,7 +69,7 @@ def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> lis
         return []
     direct = [config.turn.hostname] if config.turn else []
     names = [host.name for host in edge.hostnames] + direct
-    adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
+    adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.name) if cutover.adopt_existing else {}
     points_to = cutover.dns_target_ip or target.public_ip
     extra = edge.strict_tls_extra_hostnames
     args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt, direct)
@@ -98,7 +98,7 @@ keys["metrics_token"] = rollout.metrics_token
 values = {**public_urls(*hostnames), **keys}
 variables = secret(pulumi.Output.all(**values).apply(app_environment))
 if config.vercel:
-    adopt = adoption.vercel_variables(config.vercel, ADOPT_EXISTING.full_name) if cutover.adopt_existing else {}
+    adopt = adoption.vercel_variables(config.vercel, ADOPT_EXISTING.name) if cutover.adopt_existing else {}
     vercel_args = VercelEnvArgs(config.vercel, variables, config.project, adopt, config.vercel_deploy_hook)
     # The app's variables change only once the hostnames lead to the new host.
     VercelEnv("vercel-env", vercel_args, opts=pulumi.ResourceOptions(depends_on=served or [rollout]))

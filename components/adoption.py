@@ -22,6 +22,7 @@ from model.adoption import (
     vercel_variables_to_adopt,
 )
 from model.app_env import VercelProject
+from model.problems import Problem
 
 
 def dns_records(zone_id: str, hostnames: Sequence[str], setting: str) -> dict[str, str]:
@@ -33,7 +34,7 @@ def dns_records(zone_id: str, hostnames: Sequence[str], setting: str) -> dict[st
     try:
         adopted = dns_records_to_adopt(found)
     except AdoptionConflict as conflict:
-        raise pulumi.RunError(f"{setting}: {conflict}") from None
+        raise pulumi.RunError(str(Problem(setting, conflict.message, conflict.fix))) from None
     for hostname in hostnames:
         pulumi.log.info(
             f"adopting the DNS record of {hostname}" if hostname in adopted else f"{hostname} has no record to adopt"
@@ -54,7 +55,7 @@ def vercel_variables(project: VercelProject, setting: str) -> dict[str, str]:
     try:
         adopted = vercel_variables_to_adopt(project, existing)
     except AdoptionConflict as conflict:
-        raise pulumi.RunError(f"{setting}: {conflict}") from None
+        raise pulumi.RunError(str(Problem(setting, conflict.message, conflict.fix))) from None
     if adopted:
         pulumi.log.info(f"adopting the Vercel variables {', '.join(sorted(adopted))}")
     return adopted

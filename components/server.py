@@ -18,6 +18,7 @@ from components.rollout import SshTarget
 from components.secret import secret
 from model.compute import AD_COUNT_PHRASE, InstanceSpec
 from model.ports import Ingress
+from model.problems import Problem
 from model.project import Project
 from render.cloud_init import CloudInitSettings, render_cloud_init
 
@@ -36,30 +37,19 @@ class ServerArgs:
     ingress: pulumi.Input[Ingress]
 
 
-@dataclass(frozen=True)
-class Setting:
-    """The config key an error is about, and the command that fixes it (components read no config)."""
-
-    name: str
-    fix: str
-
-
-def pick_availability_domain(names: Sequence[str], wanted: int | str, setting: Setting) -> str:
+def pick_availability_domain(names: Sequence[str], wanted: int | str, key: str, fix: str) -> str:
+    """`key` and `fix`: the setting that asked for `wanted`, and how to change it (components read no config)."""
     if isinstance(wanted, str):
         if wanted not in names:
-            raise ValueError(
-                f"{setting.name} {wanted!r} is not one of this region's {', '.join(names)}\n    fix: {setting.fix}"
-            )
+            raise ValueError(str(Problem(key, f"{wanted!r} is not one of this region's {', '.join(names)}", fix)))
         return wanted
     if not 0 <= wanted < len(names):
-        raise ValueError(
-            f"{setting.name} index {wanted} is out of range: "
-            f"{AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})\n    fix: {setting.fix}"
-        )
+        message = f"index {wanted} is out of range: {AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})"
+        raise ValueError(str(Problem(key, message, fix)))
     return names[wanted]
 
 
-def resolve_availability_domain(compartment_id: str, wanted: int | str, setting: Setting) -> str:
+def resolve_availability_domain(compartment_id: str, wanted: int | str, key: str, fix: str) -> str:
     """The domain's name, looked up before anything is declared: a bad index or name stops the
     program with its key and fix, and nothing half-created."""
     found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains or []
@@ -70,7 +60,7 @@ def resolve_availability_domain(compartment_id: str, wanted: int | str, setting:
             "and that the OCI API key may read it (oci:region must be the tenancy's home region)"
         )
     try:
-        return pick_availability_domain(names, wanted, setting)
+        return pick_availability_domain(names, wanted, key, fix)
     except ValueError as error:
         raise pulumi.RunError(str(error)) from None
 

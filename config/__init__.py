@@ -171,11 +171,13 @@ def read_stack_config() -> StackConfig:
     if config.turn is not None:
         token = turn.cloudflare_token()
         if token is None:
-            raise pulumi.RunError(
-                f"{turn.TURN_HOSTNAME.full_name}: the TURN/TLS certificate's DNS challenge needs the Cloudflare "
-                f"token: pulumi config set --secret {turn.CLOUDFLARE_TOKEN_CONFIG} <token> (or export "
-                f"{turn.CLOUDFLARE_TOKEN_VARIABLE})"
+            problem = Problem(
+                turn.TURN_HOSTNAME.name,
+                "the TURN/TLS certificate's DNS challenge needs the Cloudflare token",
+                f"pulumi config set --secret {turn.CLOUDFLARE_TOKEN_CONFIG} <token> "
+                f"(or export {turn.CLOUDFLARE_TOKEN_VARIABLE})",
             )
+            raise pulumi.RunError(str(ConfigError([problem])))
         config = replace(config, turn_dns_token=token)
     host = config.existing_server
     if host is not None and host.host_key is None:

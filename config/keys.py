@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-NAMESPACE = "flowspace"
+from model.problems import NAMESPACE as NAMESPACE
 
 # Pulumi's project config types, plus "number" (declared to Pulumi as a string: it has no float type).
 KeyType = Literal["string", "integer", "number", "boolean", "array"]

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from model.problems import Problem
 
-from config.keys import NAMESPACE
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{NAMESPACE}:{self.key}: {self.message}\n    fix: {self.fix}"
+__all__ = ["ConfigError", "Problem"]
 
 
 class ConfigError(Exception):

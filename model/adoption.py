@@ -13,7 +13,11 @@ from model.app_env import APP_VARIABLES, VercelProject, variable_targets
 
 
 class AdoptionConflict(Exception):
-    """What exists cannot be taken over as it is; the message says what to change first."""
+    """What exists cannot be taken over as it is, and what to change first."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
 
 
 @dataclass(frozen=True)
@@ -39,21 +43,22 @@ def dns_record_to_adopt(hostname: str, records: Sequence[ExistingRecord]) -> str
         by_type.setdefault(record.type, []).append(record)
     if by_type.get("CNAME"):
         raise AdoptionConflict(
-            f"{hostname} is a CNAME ({by_type['CNAME'][0].content}); an A record cannot sit beside it. "
-            "Replace the CNAME by an A record to the current server in Cloudflare, then run again"
+            f"{hostname} is a CNAME ({by_type['CNAME'][0].content}); an A record cannot sit beside it",
+            "replace the CNAME by an A record to the current server in Cloudflare, then run again",
         )
     if by_type.get("AAAA"):
         addresses = ", ".join(record.content for record in by_type["AAAA"])
         raise AdoptionConflict(
             f"{hostname} also has an AAAA record ({addresses}): IPv6 traffic would keep reaching that host "
-            "after the switch. Delete the AAAA record in Cloudflare, then run again"
+            "after the switch",
+            "delete the AAAA record in Cloudflare, then run again",
         )
     a_records = by_type.get("A", [])
     if len(a_records) > 1:
         addresses = ", ".join(record.content for record in a_records)
         raise AdoptionConflict(
-            f"{hostname} has {len(a_records)} A records ({addresses}); the stack manages one. "
-            "Delete all but the current server's in Cloudflare, then run again"
+            f"{hostname} has {len(a_records)} A records ({addresses}); the stack manages one",
+            "delete all but the current server's in Cloudflare, then run again",
         )
     return a_records[0].id if a_records else None
 
@@ -71,7 +76,8 @@ def vercel_variables_to_adopt(vercel: VercelProject, existing: Sequence[Existing
         if len(overlapping) > 1:
             raise AdoptionConflict(
                 f"{variable.name} exists {len(overlapping)} times on {', '.join(sorted(targets))}; the stack "
-                "writes one. Delete the extra ones in Vercel (Settings > Environment Variables), then run again"
+                "writes one",
+                "delete the extra ones in Vercel (Settings > Environment Variables), then run again",
             )
         if not overlapping:
             continue
@@ -80,8 +86,9 @@ def vercel_variables_to_adopt(vercel: VercelProject, existing: Sequence[Existing
         if others:
             raise AdoptionConflict(
                 f"{variable.name} is one variable for {', '.join(sorted(found.targets))}; taking it over would "
-                f"remove it from {', '.join(others)}. In Vercel, give {', '.join(others)} its own copy and keep "
-                f"this one for {', '.join(sorted(targets & set(found.targets)))}, then run again"
+                f"remove it from {', '.join(others)}",
+                f"in Vercel, give {', '.join(others)} its own copy and keep this one for "
+                f"{', '.join(sorted(targets & set(found.targets)))}, then run again",
             )
         adopted[variable.name] = vercel.import_id(found.id)
     return adopted

@@ -74,3 +74,18 @@ def test_the_program_reads_as_one_page() -> None:
 def test_no_config_module_sprawls(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= 200, f"config/{path.name} has {lines} lines: split it by section"
+
+
+def test_every_refusal_an_operator_reads_is_a_problem() -> None:
+    """One way to say what is wrong and how to fix it: model.problems.Problem, whose text is the only
+    one that writes `fix:`."""
+    home = ROOT / "model" / "problems.py"
+    written = []
+    for path in SOURCES:
+        if layer_of(path) in ("tests", "bench", "testbed") or path == home:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "fix:" in node.value:
+                written.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert written == [], f"hand-written `fix:` (use model.problems.Problem): {written}"
+    assert "fix:" in home.read_text()
