@@ -47,13 +47,23 @@ def egress_query(instance_id: str, fraction: float) -> str:
     return f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}.max() > {limit}'
 
 
-def meter_silence_query(instance_id: str) -> str:
-    """True once the meter has published nothing for EGRESS_SILENCE_HOURS (OCI's absence alarm)."""
-    window = f"{allowance.EGRESS_ALARM_WINDOW_MINUTES}m"
-    return (
-        f'{allowance.EGRESS_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
-        f".groupBy(resourceId).absent({allowance.EGRESS_SILENCE_HOURS}h)"
-    )
+def silence_query(metric: str, window_minutes: int, period: str, instance_id: str) -> str:
+    """True once the host has published nothing of `metric` for `period` (OCI's absence alarm)."""
+    return f'{metric}[{window_minutes}m]{{resourceId = "{instance_id}"}}.groupBy(resourceId).absent({period})'
+
+
+meter_silence_query = partial(
+    silence_query,
+    allowance.EGRESS_METRIC_NAME,
+    allowance.EGRESS_ALARM_WINDOW_MINUTES,
+    f"{allowance.EGRESS_SILENCE_HOURS}h",
+)
+health_silence_query = partial(
+    silence_query,
+    allowance.HEALTH_METRIC_NAME,
+    allowance.HEALTH_ALARM_WINDOW_MINUTES,
+    f"{allowance.HEALTH_SILENCE_MINUTES}m",
+)
 
 
 def service_down_query(instance_id: str) -> str:
@@ -62,17 +72,8 @@ def service_down_query(instance_id: str) -> str:
     return f'{allowance.HEALTH_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}.groupBy(check).min() < 1'
 
 
-def health_silence_query(instance_id: str) -> str:
-    window = f"{allowance.HEALTH_ALARM_WINDOW_MINUTES}m"
-    return (
-        f'{allowance.HEALTH_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}'
-        f".groupBy(resourceId).absent({allowance.HEALTH_SILENCE_MINUTES}m)"
-    )
-
-
-def instance_silence_query(instance_id: str) -> str:
-    """True while the instance publishes no CPU metric: it is stopped, hung, or gone."""
-    return f'CpuUtilization[5m]{{resourceId = "{instance_id}"}}.groupBy(resourceId).absent({INSTANCE_ABSENCE_PERIOD})'
+# True while the instance publishes no CPU metric: it is stopped, hung, or gone.
+instance_silence_query = partial(silence_query, "CpuUtilization", 5, INSTANCE_ABSENCE_PERIOD)
 
 
 def meter_matching_rule(instance_id: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -47,20 +48,23 @@ SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270"
 # Secret values shorter than this are not searched for after redaction (they may occur by chance).
 CHECKED_LENGTH = 12
 
+# A PEM private key's kind, as its first line names it ("-----BEGIN <kind>PRIVATE KEY-----").
+_PEM_KEY = re.compile(r"-----BEGIN (?P<kind>(RSA |EC |OPENSSH )?)PRIVATE KEY-----")
 _FORMATS = {
-    "-----BEGIN PRIVATE KEY-----": (Encoding.PEM, PrivateFormat.PKCS8),
-    "-----BEGIN RSA PRIVATE KEY-----": (Encoding.PEM, PrivateFormat.TraditionalOpenSSL),
-    "-----BEGIN EC PRIVATE KEY-----": (Encoding.PEM, PrivateFormat.TraditionalOpenSSL),
-    "-----BEGIN OPENSSH PRIVATE KEY-----": (Encoding.PEM, PrivateFormat.OpenSSH),
+    "": PrivateFormat.PKCS8,
+    "RSA ": PrivateFormat.TraditionalOpenSSL,
+    "EC ": PrivateFormat.TraditionalOpenSSL,
+    "OPENSSH ": PrivateFormat.OpenSSH,
 }
 
 
 def _new_key_like(text: str) -> str | None:
     """A new private key of the same kind and encoding, or None when `text` is not one."""
-    header = next((header for header in _FORMATS if text.lstrip().startswith(header)), None)
+    header = _PEM_KEY.match(text.lstrip())
     if header is None:
         return None
-    load = load_ssh_private_key if "OPENSSH" in header else load_pem_private_key
+    kind = header["kind"]
+    load = load_ssh_private_key if kind == "OPENSSH " else load_pem_private_key
     try:
         old = load(text.encode(), password=None)
     except (ValueError, TypeError):
@@ -74,8 +78,7 @@ def _new_key_like(text: str) -> str | None:
         new = ed25519.Ed25519PrivateKey.generate()
     else:
         return None
-    encoding, private_format = _FORMATS[header]
-    pem: str = new.private_bytes(encoding, private_format, NoEncryption()).decode()
+    pem: str = new.private_bytes(Encoding.PEM, _FORMATS[kind], NoEncryption()).decode()
     return pem if text.endswith("\n") else pem.rstrip("\n")
 
 
