@@ -30,7 +30,17 @@ INSTANCE_TYPE = "oci:Core/instance:Instance"
 AVAILABILITY_DOMAIN_KEY = AVAILABILITY_DOMAIN.full_name
 AD_COUNT = re.compile(AD_COUNT_PHRASE.format(count=r"(?P<count>[0-9]+)"))
 # What `pulumi up` needs of a checkout; the copy gets the stack file too.
-PROGRAM = ("__main__.py", "Pulumi.yaml", "requirements.txt", "config", "model", "render", "components", "files")
+PROGRAM = (
+    "__main__.py",
+    "Pulumi.yaml",
+    "requirements.txt",
+    "config",
+    "model",
+    "render",
+    "components",
+    "wiring",
+    "files",
+)
 # An index no region has: the program's refusal names how many the region has.
 PROBE_INDEX = 99
 

@@ -14,13 +14,14 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"render", "model"},
     "config": {"config", "model"},
     "components": {"components", "render", "model"},
-    "__main__": {"config", "components", "model"},
+    "wiring": {"wiring", "config", "components", "model"},
+    "__main__": {"wiring", "config", "components", "model"},
     "policy": {"policy", "model"},
     "scripts": {"scripts", "model", "render", "config"},
     "bench": {"bench", "model", "render", "testbed"},
     "testbed": {"testbed", "model", "render", "config", "scripts"},
     # Tests pin behaviour through everything but the benchmarks (which measure, and may change).
-    "tests": {"tests", "testbed", "model", "render", "config", "components", "scripts", "policy"},
+    "tests": {"tests", "testbed", "model", "render", "config", "components", "wiring", "scripts", "policy"},
 }
 PROJECT_PACKAGES = set(ALLOWED) - {"__main__"}
 # No Pulumi below the components: the model and the renderers are plain Python.
@@ -67,7 +68,7 @@ def test_the_direction_check_sees_every_layer() -> None:
 
 def test_the_program_reads_as_one_page() -> None:
     lines = len((ROOT / "__main__.py").read_text().splitlines())
-    assert lines <= 115, f"__main__.py has {lines} lines: move a step into a component or a named function"
+    assert lines <= 80, f"__main__.py has {lines} lines: move a step into a component or a named function"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.py")), ids=lambda path: path.name)

@@ -1,0 +1,1 @@
+"""The program's graph, one step per module: the stack's config handed to the components."""
