@@ -18,20 +18,19 @@ import pulumi_random as random
 from pulumi_command import remote
 
 from components.origin_certificate import OriginCertificate
-from components.secret import secret
 from components.turn_certificate import TurnCertificate
 from model import ports
 from model.app import SocketServer
 from model.compute import InstanceSpec
-from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir, plain_file_names
+from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir
 from model.ports import Ingress
 from model.project import Project
 from render.release import (
-    AppSecrets,
     Release,
     ReleaseSettings,
-    TurnKeyPair,
+    SecretValues,
     activate_command,
+    release_shape,
     render_plain_files,
     render_secret_files,
     retire_command,
@@ -67,8 +66,9 @@ class SshTarget:
     private_key: pulumi.Input[str]
     # None: the host key is not checked.
     host_public_key: pulumi.Input[str] | None
-    # Re-waits for the boot whenever the server is replaced.
-    server_id: pulumi.Input[str]
+    # Which machine this is (an instance id, or an address and host key): a new one re-waits for
+    # its boot and gets the release again.
+    machine_id: pulumi.Input[str]
     # What LiveKit advertises for media.
     public_ip: pulumi.Input[str]
     port: int = ports.SSH.first
@@ -114,7 +114,8 @@ class Rollout(pulumi.ComponentResource):
         # Keys the secret files' digests, which a preview shows (scripts/host-diff).
         digest_key = random.RandomPassword(f"{name}-digest-key", length=32, special=False, opts=child)
 
-        server = args.socket_server
+        server, target, certificate, turn = args.socket_server, args.target, args.certificate, args.turn
+        shape = release_shape(server, certificate is not None, args.egress_meter, turn is not None)
 
         def plain(values: list[Any]) -> dict[str, str]:
             public_ip, certificate_pem, ingress = values
@@ -126,52 +127,31 @@ class Rollout(pulumi.ComponentResource):
                     livekit_hostname=args.livekit_hostname,
                     certificate_pem=certificate_pem,
                     ingress=ingress,
-                    ocpus=args.instance.ocpus,
-                    memory_gb=args.instance.memory_gb,
-                    maintenance_window_utc=args.instance.maintenance_window_utc,
-                    socket_server_image=args.socket_server.image,
-                    socket_server_source=args.socket_server.source,
-                    gate_seconds=args.socket_server.health_gate_seconds,
-                    allowed_origins=args.socket_server.allowed_origins,
+                    instance=args.instance,
+                    socket_server=server,
                     egress_meter=args.egress_meter,
-                    socket_server_environment=server.environment,
-                    livekit_access=server.livekit_access,
-                    registry=server.registry,
-                    turn_hostname=args.turn.hostname if args.turn else None,
+                    turn_hostname=turn.hostname if turn else None,
                 )
             )
 
-        target, certificate, turn = args.target, args.certificate, args.turn
-        certificate_pem = certificate.certificate_pem if certificate else None
-        certificate_key_pem = certificate.private_key_pem if certificate else None
-        turn_chain, turn_key = (turn.certificate_chain_pem, turn.private_key_pem) if turn else (None, None)
         # Known in a preview (no generated value in them), so preview can name every file.
-        plain_files = pulumi.Output.all(target.public_ip, certificate_pem, args.ingress).apply(plain)
-        secret_files: pulumi.Output[dict[str, str]] = secret(
-            pulumi.Output.all(
-                livekit_api_key,
-                livekit_api_secret,
-                certificate_key_pem,
-                metrics_token.result,
-                args.app_secret_environment,
-                args.registry_password,
-                turn_chain,
-                turn_key,
-            ).apply(
-                lambda values: render_secret_files(
-                    values[0],
-                    values[1],
-                    values[2],
-                    values[3],
-                    AppSecrets(
-                        values[4],
-                        values[5],
-                        server.livekit_access,
-                        TurnKeyPair(values[6], values[7]) if turn else None,
-                    ),
-                )
-            )
+        plain_files = pulumi.Output.all(
+            target.public_ip, certificate.certificate_pem if certificate else None, args.ingress
+        ).apply(plain)
+        secret_values = pulumi.Output.all(
+            livekit_api_key=livekit_api_key,
+            livekit_api_secret=livekit_api_secret,
+            metrics_token=metrics_token.result,
+            origin_key_pem=certificate.private_key_pem if certificate else None,
+            app_environment=args.app_secret_environment,
+            registry_password=args.registry_password,
+            turn_certificate_chain_pem=turn.certificate_chain_pem if turn else None,
+            turn_key_pem=turn.private_key_pem if turn else None,
         )
+        rendered: pulumi.Input[dict[str, str]] = secret_values.apply(
+            lambda values: render_secret_files(SecretValues(**values), shape, server.livekit_access)
+        )
+        secret_files = pulumi.Output.secret(rendered)
         # The id hashes the secret files too (so a rotated secret re-rolls); a truncated
         # SHA-256 reveals nothing of them, and the id must be readable in paths and diffs.
         this_release = pulumi.Output.unsecret(
@@ -197,15 +177,10 @@ class Rollout(pulumi.ComponentResource):
             f"{name}-wait-for-boot",
             connection=connection,
             create=WAIT_FOR_BOOT,
-            triggers=[target.server_id],
+            triggers=[target.machine_id],
             opts=child,
         )
 
-        plain_names = plain_file_names(
-            origin_certificate=certificate is not None,
-            socket_server_source=args.socket_server.image is None and args.socket_server.source is not None,
-            egress_meter=args.egress_meter,
-        )
         uploads = [
             remote.CopyToRemote(
                 f"{name}-upload-{file_name.replace('/', '-').lstrip('.')}",
@@ -213,10 +188,10 @@ class Rollout(pulumi.ComponentResource):
                 source=plain_files.apply(partial(_asset, file_name)),
                 remote_path=pulumi.Output.concat(release_dir, "/", file_name),
                 # A replaced server is a new host: everything is uploaded again.
-                triggers=[this_release, target.server_id],
+                triggers=[this_release, target.machine_id],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[wait_for_boot]),
             )
-            for file_name in plain_names
+            for file_name in shape.plain_files
         ]
 
         receive_secrets = remote.Command(
@@ -225,7 +200,7 @@ class Rollout(pulumi.ComponentResource):
             create=pulumi.Output.concat(release_script, " receive-secrets"),
             stdin=secret_files.apply(secrets_stdin),
             # The digests let a preview say which secret file a release changes (scripts/host-diff).
-            triggers=[this_release, pulumi.Output.unsecret(digests), target.server_id],
+            triggers=[this_release, pulumi.Output.unsecret(digests), target.machine_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),
         )
 
@@ -234,8 +209,8 @@ class Rollout(pulumi.ComponentResource):
             connection=connection,
             # A replaced server changes the command, not the triggers: an update runs it on the new
             # machine, and no delete is sent to the old one (which may be gone, or hold another key).
-            create=pulumi.Output.all(script_path, target.server_id).apply(lambda v: activate_command(v[0], v[1])),
-            delete=pulumi.Output.all(script_path, target.server_id).apply(lambda v: retire_command(v[0], v[1])),
+            create=pulumi.Output.all(script_path, target.machine_id).apply(lambda v: activate_command(v[0], v[1])),
+            delete=pulumi.Output.all(script_path, target.machine_id).apply(lambda v: retire_command(v[0], v[1])),
             triggers=[this_release],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receive_secrets]),
         )

@@ -15,15 +15,10 @@ import pulumi_oci as oci
 import pulumi_tls as tls
 
 from components.rollout import SshTarget
-from components.secret import secret
-from model.compute import AD_COUNT_PHRASE, InstanceSpec
+from model.compute import InstanceSpec, Placement
 from model.ports import Ingress
-from model.problems import Problem
 from model.project import Project
 from render.cloud_init import CloudInitSettings, render_cloud_init
-
-UBUNTU = "Canonical Ubuntu"
-UBUNTU_VERSION = "24.04"
 
 
 @dataclass(frozen=True)
@@ -32,46 +27,11 @@ class ServerArgs:
     subnet_id: pulumi.Input[str]
     project: Project
     instance: InstanceSpec
+    # The availability domain and image the region answered (wiring.lookups).
+    placement: Placement
     deploy_user: str
     admin_ssh_public_keys: Sequence[str]
     ingress: pulumi.Input[Ingress]
-
-
-def pick_availability_domain(names: Sequence[str], wanted: int | str, key: str, fix: str) -> str:
-    """`key` and `fix`: the setting that asked for `wanted`, and how to change it (components read no config)."""
-    if isinstance(wanted, str):
-        if wanted not in names:
-            raise ValueError(str(Problem(key, f"{wanted!r} is not one of this region's {', '.join(names)}", fix)))
-        return wanted
-    if not 0 <= wanted < len(names):
-        message = f"index {wanted} is out of range: {AD_COUNT_PHRASE.format(count=len(names))} ({', '.join(names)})"
-        raise ValueError(str(Problem(key, message, fix)))
-    return names[wanted]
-
-
-def resolve_availability_domain(compartment_id: str, wanted: int | str, key: str, fix: str) -> str:
-    """The domain's name, looked up before anything is declared: a bad index or name stops the
-    program with its key and fix, and nothing half-created."""
-    found = oci.identity.get_availability_domains(compartment_id=compartment_id).availability_domains or []
-    names = [domain.name for domain in found]
-    if not names:
-        raise pulumi.RunError(
-            f"no availability domain is visible in compartment {compartment_id}: check flowspace:compartmentId "
-            "and that the OCI API key may read it (oci:region must be the tenancy's home region)"
-        )
-    try:
-        return pick_availability_domain(names, wanted, key, fix)
-    except ValueError as error:
-        raise pulumi.RunError(str(error)) from None
-
-
-def _newest_image(image_ids: Sequence[str]) -> str:
-    if not image_ids:
-        raise ValueError(
-            f"no {UBUNTU} {UBUNTU_VERSION} image for VM.Standard.A1.Flex was found; "
-            "pin one: pulumi config set flowspace:imageId ocid1.image.oc1.<region>.<id>"
-        )
-    return image_ids[0]
 
 
 class Server(pulumi.ComponentResource):
@@ -87,24 +47,6 @@ class Server(pulumi.ComponentResource):
 
         deploy_key = tls.PrivateKey(f"{name}-deploy-key", algorithm="ED25519", opts=child)
         host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
-
-        # A name, resolved by resolve_availability_domain before anything was declared.
-        availability_domain = str(args.instance.availability_domain)
-
-        image_id: pulumi.Input[str]
-        if args.instance.image_id is not None:
-            image_id = args.instance.image_id
-        else:
-            images = oci.core.get_images_output(
-                compartment_id=args.compartment_id,
-                operating_system=UBUNTU,
-                operating_system_version=UBUNTU_VERSION,
-                shape=args.instance.shape,
-                sort_by="TIMECREATED",
-                sort_order="DESC",
-                opts=child_invoke,
-            )
-            image_id = images.images.apply(lambda found: _newest_image([image.id for image in found]))
 
         user_data = pulumi.Output.all(host_key.private_key_openssh, host_key.public_key_openssh, args.ingress).apply(
             lambda values: base64.b64encode(
@@ -122,14 +64,14 @@ class Server(pulumi.ComponentResource):
             lambda deploy: "\n".join([deploy.strip(), *args.admin_ssh_public_keys])
         )
 
-        metadata: pulumi.Output[dict[str, str]] = pulumi.Output.all(authorized_keys, user_data).apply(
+        metadata: pulumi.Input[dict[str, str]] = pulumi.Output.all(authorized_keys, user_data).apply(
             lambda values: {"ssh_authorized_keys": values[0], "user_data": values[1]}
         )
 
         instance = oci.core.Instance(
             f"{name}-instance",
             compartment_id=args.compartment_id,
-            availability_domain=availability_domain,
+            availability_domain=args.placement.availability_domain,
             display_name=f"{args.project.name_prefix}-server",
             shape=args.instance.shape,
             shape_config=oci.core.InstanceShapeConfigArgs(
@@ -137,7 +79,7 @@ class Server(pulumi.ComponentResource):
             ),
             source_details=oci.core.InstanceSourceDetailsArgs(
                 source_type="image",
-                source_id=image_id,
+                source_id=args.placement.image_id,
                 boot_volume_size_in_gbs=str(args.instance.boot_volume_gb),
             ),
             create_vnic_details=oci.core.InstanceCreateVnicDetailsArgs(
@@ -146,7 +88,7 @@ class Server(pulumi.ComponentResource):
                 assign_public_ip="false",
                 display_name=f"{args.project.name_prefix}-vnic",
             ),
-            metadata=secret(metadata),
+            metadata=pulumi.Output.secret(metadata),
             # The Compute agent's metrics, which the instance's silence alarm watches.
             agent_config=oci.core.InstanceAgentConfigArgs(is_monitoring_disabled=False),
             # Only IMDS v2 (its Authorization header), which the OCI CLI's instance principal uses.

@@ -15,7 +15,6 @@ import pulumi
 import pulumiverse_vercel as vercel
 from pulumi_command import local
 
-from components.secret import secret
 from model.app_env import APP_VARIABLES, VercelProject, variable_targets, variables_digest
 from model.project import Project
 
@@ -72,10 +71,11 @@ class VercelEnv(pulumi.ComponentResource):
                 )
             )
         if args.deploy_hook is not None:
+            hook_config: pulumi.Input[str] = pulumi.Output.from_input(args.deploy_hook).apply(curl_config)
             local.Command(
                 f"{name}-redeploy",
                 create=REDEPLOY,
-                stdin=secret(pulumi.Output.from_input(args.deploy_hook).apply(curl_config)),
+                stdin=pulumi.Output.secret(hook_config),
                 # A digest, not the values: it changes exactly when a variable does, and reveals none.
                 triggers=[pulumi.Output.unsecret(variables.apply(variables_digest))],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=created),

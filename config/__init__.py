@@ -87,14 +87,17 @@ class PulumiConfigSource:
         return self.config.get_secret(key)
 
     def keys(self) -> Iterable[str]:
-        # The SDK has no public listing of the keys that are set (tests/unit/test_sdk_canary.py).
+        # The SDK has no public listing of the keys that are set; the engine suite's test_0 shows this one works.
         from pulumi.runtime import config as runtime_config
 
         return {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
 
 
-def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
-    """Reads and validates every key; raises ConfigError naming every problem at once."""
+def load_stack_config(
+    source: ConfigSource, stack: str, cloudflare_token: pulumi.Output[str] | None = None
+) -> StackConfig:
+    """Reads and validates every key; raises ConfigError naming every problem at once.
+    `cloudflare_token`: the Cloudflare provider's own, which TURN/TLS's DNS challenge needs."""
     reader = Reader(source)
     reader.refuse_unknown(KEYS)
     existing_server = existing.read_existing_server(reader)
@@ -136,6 +139,13 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
             f"is needed by {cutover.ADOPT_EXISTING.name}: the project's existing variables are looked up by its name",
             vercel.PROJECT_NAME.set_command(),
         )
+    if turn_config is not None and cloudflare_token is None:
+        reader.problem(
+            turn.TURN_HOSTNAME,
+            "the TURN/TLS certificate's DNS challenge needs the Cloudflare token",
+            f"pulumi config set --secret {turn.CLOUDFLARE_TOKEN_CONFIG} <token> "
+            f"(or export {turn.CLOUDFLARE_TOKEN_VARIABLE})",
+        )
     protect = reader.boolean(PROTECT, default=stack == PRODUCTION_STACK)
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -154,13 +164,14 @@ def load_stack_config(source: ConfigSource, stack: str) -> StackConfig:
         socket_secrets=SocketSecrets(secret_environment, registry_password),
         vercel_deploy_hook=deploy_hook,
         turn=turn_config,
+        turn_dns_token=cloudflare_token if turn_config else None,
     )
 
 
 def read_stack_config() -> StackConfig:
     """The running stack's config; a bad one stops the program before anything is declared."""
     try:
-        config = load_stack_config(PulumiConfigSource(), pulumi.get_stack())
+        config = load_stack_config(PulumiConfigSource(), pulumi.get_stack(), turn.cloudflare_token())
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
     if config.existing_server is None and config.cost_alerts is None:
@@ -168,17 +179,6 @@ def read_stack_config() -> StackConfig:
             f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
             f"costs money. {cost.ALERT_EMAIL.set_command()}"
         )
-    if config.turn is not None:
-        token = turn.cloudflare_token()
-        if token is None:
-            problem = Problem(
-                turn.TURN_HOSTNAME.name,
-                "the TURN/TLS certificate's DNS challenge needs the Cloudflare token",
-                f"pulumi config set --secret {turn.CLOUDFLARE_TOKEN_CONFIG} <token> "
-                f"(or export {turn.CLOUDFLARE_TOKEN_VARIABLE})",
-            )
-            raise pulumi.RunError(str(ConfigError([problem])))
-        config = replace(config, turn_dns_token=token)
     host = config.existing_server
     if host is not None and host.host_key is None:
         pulumi.log.warn(

@@ -42,14 +42,14 @@ SOCKET_SERVER_SOURCE = Key(
     "path",
     "folder with a Dockerfile, built on the host when no image is set: shipped whole as `docker build` sees it "
     "(`.dockerignore` honoured, never `node_modules` or `.git`), up to 20 MiB",
-    "files/socket-server",
-    default="files/socket-server",
+    "reference-socket-server",
+    default="reference-socket-server",
 )
 SOCKET_SERVER_REFERENCE = Key(
     "socketServerReference",
     "boolean",
     "bool",
-    "deploy the reference socket server (`files/socket-server`: Socket.io echo and `/health`, not the app's game "
+    "deploy the reference socket server (`reference-socket-server`: Socket.io echo and `/health`, not the app's game "
     "server) knowingly; a stack that names neither its own `socketServerSource` nor a `socketServerImage` is refused "
     "without it",
     "true",

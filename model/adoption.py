@@ -1,7 +1,7 @@
 """Taking over what a hand-built setup already made: which DNS record and which Vercel variable
 each resource adopts, and the situations where adopting would break something instead.
 
-Pure decisions over what the providers' lookups returned; the lookups live in components/.
+Pure decisions over what the providers' lookups returned; the lookups live in wiring/lookups.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from model.app_env import APP_VARIABLES, VercelProject, variable_targets
+from model.app_env import APP_VARIABLES, AppVariable, VercelProject, variable_targets
 
 
 class AdoptionConflict(Exception):
@@ -63,35 +63,39 @@ def dns_record_to_adopt(hostname: str, records: Sequence[ExistingRecord]) -> str
     return a_records[0].id if a_records else None
 
 
+def vercel_variable_to_adopt(
+    vercel: VercelProject, variable: AppVariable, existing: Sequence[ExistingVariable]
+) -> str | None:
+    """The import id of `variable` when it already exists on this stack's targets, None when it does not."""
+    targets = set(variable_targets(variable, vercel.targets))
+    overlapping = [
+        found
+        for found in existing
+        if found.key == variable.name and not found.git_branch and targets & set(found.targets)
+    ]
+    if len(overlapping) > 1:
+        raise AdoptionConflict(
+            f"{variable.name} exists {len(overlapping)} times on {', '.join(sorted(targets))}; the stack writes one",
+            "delete the extra ones in Vercel (Settings > Environment Variables), then run again",
+        )
+    if not overlapping:
+        return None
+    (found,) = overlapping
+    others = sorted(set(found.targets) - targets)
+    if others:
+        raise AdoptionConflict(
+            f"{variable.name} is one variable for {', '.join(sorted(found.targets))}; taking it over would "
+            f"remove it from {', '.join(others)}",
+            f"in Vercel, give {', '.join(others)} its own copy and keep this one for "
+            f"{', '.join(sorted(targets & set(found.targets)))}, then run again",
+        )
+    return vercel.import_id(found.id)
+
+
 def vercel_variables_to_adopt(vercel: VercelProject, existing: Sequence[ExistingVariable]) -> dict[str, str]:
     """Import ids by variable name, for the app's variables that already exist on this stack's targets."""
-    adopted: dict[str, str] = {}
-    for variable in APP_VARIABLES:
-        targets = set(variable_targets(variable, vercel.targets))
-        overlapping = [
-            found
-            for found in existing
-            if found.key == variable.name and not found.git_branch and targets & set(found.targets)
-        ]
-        if len(overlapping) > 1:
-            raise AdoptionConflict(
-                f"{variable.name} exists {len(overlapping)} times on {', '.join(sorted(targets))}; the stack "
-                "writes one",
-                "delete the extra ones in Vercel (Settings > Environment Variables), then run again",
-            )
-        if not overlapping:
-            continue
-        (found,) = overlapping
-        others = sorted(set(found.targets) - targets)
-        if others:
-            raise AdoptionConflict(
-                f"{variable.name} is one variable for {', '.join(sorted(found.targets))}; taking it over would "
-                f"remove it from {', '.join(others)}",
-                f"in Vercel, give {', '.join(others)} its own copy and keep this one for "
-                f"{', '.join(sorted(targets & set(found.targets)))}, then run again",
-            )
-        adopted[variable.name] = vercel.import_id(found.id)
-    return adopted
+    adopted = {variable.name: vercel_variable_to_adopt(vercel, variable, existing) for variable in APP_VARIABLES}
+    return {name: import_id for name, import_id in adopted.items() if import_id is not None}
 
 
 def dns_records_to_adopt(records_by_hostname: Mapping[str, Sequence[ExistingRecord]]) -> dict[str, str]:

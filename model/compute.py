@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.allowance import A1_SHAPE
@@ -10,10 +11,6 @@ A1_MAX_OCPUS = 80
 A1_MAX_MEMORY_GB = 512
 A1_MIN_GB_PER_OCPU = 1
 A1_MAX_GB_PER_OCPU = 64
-
-
-# How the program states a region's number of availability domains (scripts/deploy reads it back).
-AD_COUNT_PHRASE = "this region has {count}"
 
 
 # 04:00 in Korea, when the fewest people are in a room.
@@ -35,3 +32,23 @@ class InstanceSpec:
     delete_before_replace: bool = False
     # UTC "HH:MM": when a reboot that an update asks for may happen (it ends every call).
     maintenance_window_utc: str = DEFAULT_MAINTENANCE_WINDOW_UTC
+
+
+def pick_availability_domain(names: Sequence[str], wanted: int | str) -> str:
+    """The name `wanted` (an index into this region's domains, or a name) stands for; ValueError
+    says why there is none."""
+    if isinstance(wanted, str):
+        if wanted not in names:
+            raise ValueError(f"{wanted!r} is not one of this region's {', '.join(names)}")
+        return wanted
+    if not 0 <= wanted < len(names):
+        raise ValueError(f"index {wanted} is out of range: this region has {len(names)} ({', '.join(names)})")
+    return names[wanted]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new instance goes and what it boots, as the region answered."""
+
+    availability_domain: str
+    image_id: str

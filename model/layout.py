@@ -1,9 +1,11 @@
 """Where things live on the host: the app folder, a release's files, the firewall's script and unit.
 
-`files/release.sh` reads the names it needs from the release's `release.env`, rendered from here.
+`host-files/release.sh` reads the names it needs from the release's `release.env`, rendered from here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 APP_DIR_NAME = "flowspace"
 COMPOSE_PROJECT = "flowspace"
@@ -94,37 +96,46 @@ def app_dir(user: str) -> str:
     return f"/home/{user}/{APP_DIR_NAME}"
 
 
-def secret_file_names(origin_certificate: bool, registry: bool = False, turn_tls: bool = False) -> tuple[str, ...]:
-    return (
-        LIVEKIT_KEY_FILE,
-        CADDY_ENV_FILE,
-        SOCKET_SERVER_ENV_FILE,
-        *((ORIGIN_KEY_FILE,) if origin_certificate else ()),
-        *((REGISTRY_PASSWORD_FILE,) if registry else ()),
-        *((TURN_CERTIFICATE_FILE, TURN_KEY_FILE) if turn_tls else ()),
-    )
+@dataclass(frozen=True)
+class ReleaseShape:
+    """Which of its optional files a release has: decided once for its plain and its secret files,
+    and known before any value is (so a preview names every upload)."""
 
+    origin_certificate: bool
+    socket_server_archive: bool = False
+    egress_meter: bool = False
+    registry: bool = False
+    turn_tls: bool = False
 
-def plain_file_names(
-    origin_certificate: bool, socket_server_source: bool = False, egress_meter: bool = False
-) -> list[str]:
-    """A release's plain files, known before any value is (so preview can name their uploads)."""
-    names = [
-        COMPOSE_FILE,
-        LIVEKIT_CONFIG,
-        CADDYFILE,
-        FIREWALL_RULES,
-        FIREWALL_UNIT,
-        RELEASE_SCRIPT,
-        RELEASE_ENV,
-        SYSCTL_CONF,
-        UPKEEP_APT_CONF,
-        UPKEEP_NEEDRESTART,
-    ]
-    if egress_meter:
-        names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER, EGRESS_CLI_REQUIREMENTS]
-    if origin_certificate:
-        names.append(ORIGIN_CERTIFICATE)
-    if socket_server_source:
-        names.append(SOCKET_SERVER_ARCHIVE)
-    return sorted(names)
+    @property
+    def plain_files(self) -> tuple[str, ...]:
+        names = [
+            COMPOSE_FILE,
+            LIVEKIT_CONFIG,
+            CADDYFILE,
+            FIREWALL_RULES,
+            FIREWALL_UNIT,
+            RELEASE_SCRIPT,
+            RELEASE_ENV,
+            SYSCTL_CONF,
+            UPKEEP_APT_CONF,
+            UPKEEP_NEEDRESTART,
+        ]
+        if self.egress_meter:
+            names += [EGRESS_METER, EGRESS_SERVICE, EGRESS_TIMER, EGRESS_CLI_REQUIREMENTS]
+        if self.origin_certificate:
+            names.append(ORIGIN_CERTIFICATE)
+        if self.socket_server_archive:
+            names.append(SOCKET_SERVER_ARCHIVE)
+        return tuple(sorted(names))
+
+    @property
+    def secret_files(self) -> tuple[str, ...]:
+        return (
+            LIVEKIT_KEY_FILE,
+            CADDY_ENV_FILE,
+            SOCKET_SERVER_ENV_FILE,
+            *((ORIGIN_KEY_FILE,) if self.origin_certificate else ()),
+            *((REGISTRY_PASSWORD_FILE,) if self.registry else ()),
+            *((TURN_CERTIFICATE_FILE, TURN_KEY_FILE) if self.turn_tls else ()),
+        )

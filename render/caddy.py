@@ -1,16 +1,15 @@
-"""The Caddyfile, from the template in files/: one site per hostname, each with /healthz."""
+"""The Caddyfile, from the template in host-files/: one site per hostname, each with /healthz."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from string import Template
 
 from model import layout, ports
 from model.app_env import METRICS_PATH
+from render import HOST_FILES
 
-FILES = Path(__file__).resolve().parents[1] / "files"
 HEALTH_ROUTE = "/healthz"
 # In Caddy's folder (layout.CADDY_DIR), where release.sh puts them.
 CERTIFICATE_DIR = "tls"
@@ -64,7 +63,7 @@ def _internal_routes(paths: Sequence[str]) -> str:
 
 def render_caddyfile(sites: Sequence[Site], trusted_proxies: Sequence[str], origin_certificate: bool = True) -> str:
     """With `origin_certificate`, the origin certificate from files; without, Caddy's own ACME certificates."""
-    site_template = Template((FILES / "Caddyfile.site.tmpl").read_text())
+    site_template = Template((HOST_FILES / "Caddyfile.site.tmpl").read_text())
     blocks = "".join(
         site_template.substitute(
             hostname=s.hostname,
@@ -74,7 +73,7 @@ def render_caddyfile(sites: Sequence[Site], trusted_proxies: Sequence[str], orig
         )
         for s in sites
     )
-    rendered = Template((FILES / "Caddyfile.tmpl").read_text()).substitute(
+    rendered = Template((HOST_FILES / "Caddyfile.tmpl").read_text()).substitute(
         caddy_health_port=ports.CADDY_HEALTH.port,
         admin_socket=CADDY_ADMIN_SOCKET,
         certificate_policy=(

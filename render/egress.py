@@ -1,14 +1,12 @@
 """The host's month-to-date outbound meter: what OCI's own metrics cannot say (they are rates).
 
-`files/egress-meter.sh` adds, every 15 minutes, the bytes sent on the default-route interface since its
+`host-files/egress-meter.sh` adds, every 15 minutes, the bytes sent on the default-route interface since its
 last reading to the month's count (a reboot resets the kernel counter; a new month the count) and
 publishes the count as a custom metric, authorised by the instance principal that the cost
 guard's dynamic group and policy grant. The alarms at 80% and 100% of the free 10 TB watch it.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from model.allowance import (
     EGRESS_METER_INTERVAL_MINUTES,
@@ -24,19 +22,19 @@ from model.layout import (
     EGRESS_STATE,
 )
 from model.ports import LIVEKIT_SIGNALING
+from render import HOST_FILES
 
-FILES = Path(__file__).resolve().parents[1] / "files"
 # The OCI CLI lives in a virtualenv of its own, made on the first run.
 OCI_CLI_VENV = "/opt/flowspace-oci-cli"
 
 
 def render_egress_meter() -> str:
-    return (FILES / "egress-meter.sh").read_text()
+    return (HOST_FILES / "egress-meter.sh").read_text()
 
 
 def render_cli_requirements() -> str:
     """The OCI CLI and its dependencies pinned by hash (scripts/lock-oci-cli)."""
-    return (FILES / EGRESS_CLI_REQUIREMENTS).read_text()
+    return (HOST_FILES / EGRESS_CLI_REQUIREMENTS).read_text()
 
 
 def render_egress_service() -> str:

@@ -7,24 +7,21 @@ import hashlib
 import hmac
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from model import layout, ports, versions
-from model.app import Registry, env_pairs
-from model.compute import DEFAULT_MAINTENANCE_WINDOW_UTC
+from model.app import SocketServer, env_pairs
+from model.compute import InstanceSpec
+from model.layout import ReleaseShape
 from model.ports import Ingress
-from model.source_tree import SourceTree
 from model.tuning import CONTAINER_NOFILE
-from render import egress, firewall, tuning, upkeep
+from render import HOST_FILES, egress, firewall, tuning, upkeep
 from render.caddy import CADDY_ADMIN_SOCKET, CERTIFICATE_FILE, HEALTH_ROUTE, KEY_FILE, render_caddyfile, sites_for
 from render.compose import ComposeSettings, render_compose, render_env_file
 from render.livekit import LiveKitSettings, render_key_file, render_livekit_yaml
 from render.source_archive import source_archive
-
-FILES = Path(__file__).resolve().parents[1] / "files"
 
 
 @dataclass(frozen=True)
@@ -37,55 +34,52 @@ class ReleaseSettings:
     # The Cloudflare Origin CA certificate; None lets Caddy obtain its own.
     certificate_pem: str | None
     ingress: Ingress
-    ocpus: int
-    memory_gb: int
-    socket_server_image: str | None = None
-    socket_server_source: SourceTree | None = None
-    socket_server_environment: tuple[tuple[str, str], ...] = ()
-    # The socket server gets LiveKit's URL (and, in its secret file, the key and secret).
-    livekit_access: bool = False
-    registry: Registry | None = None
-    allowed_origins: Sequence[str] = ()
+    # The server's size and maintenance window, for the services' limits and the upkeep.
+    instance: InstanceSpec
+    socket_server: SocketServer
+    # The month-to-date outbound meter (OCI stacks with cost alerts).
+    egress_meter: bool = False
+    # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
+    turn_hostname: str | None = None
     keep_releases: int = layout.KEEP_RELEASES
     firewall_script: str = layout.FIREWALL_SCRIPT_PATH
     unit_dir: str = layout.SYSTEMD_UNIT_DIR
     sysctl_path: str = layout.SYSCTL_PATH
-    gate_seconds: int = 60
     gate_interval_seconds: int = 2
     # How long an activation waits for another rollout on the same host.
     lock_wait_seconds: int = 600
-    # The month-to-date outbound meter (OCI stacks with cost alerts).
-    egress_meter: bool = False
     egress_meter_path: str = layout.EGRESS_METER_PATH
     egress_cli_requirements_path: str = layout.EGRESS_CLI_REQUIREMENTS_PATH
     egress_host_env_path: str = layout.EGRESS_HOST_ENV_PATH
-    maintenance_window_utc: str = DEFAULT_MAINTENANCE_WINDOW_UTC
     upkeep_apt_conf_path: str = layout.UPKEEP_APT_CONF_PATH
     upkeep_needrestart_path: str = layout.UPKEEP_NEEDRESTART_PATH
-    # TURN/TLS's DNS-only hostname (the ingress redirects 443 for it); None: off.
-    turn_hostname: str | None = None
     health_interval_seconds: int = 5
     open_files: int = CONTAINER_NOFILE
 
     def __post_init__(self) -> None:
         if (self.turn_hostname is not None) != self.ingress.turn_tls:
             raise ValueError("a TURN/TLS hostname and the ingress's TURN/TLS redirect go together")
-        if self.socket_server_image is None and self.socket_server_source is None:
+        if self.socket_server.image is None and self.socket_server.source is None:
             raise ValueError("the socket server needs an image or a source to build")
+
+    @property
+    def shape(self) -> ReleaseShape:
+        return release_shape(
+            self.socket_server, self.certificate_pem is not None, self.egress_meter, self.turn_hostname is not None
+        )
 
     @cached_property
     def archive(self) -> str | None:
         """The socket server's source as shipped, when the release builds its image."""
-        if self.socket_server_image is None and self.socket_server_source is not None:
-            return source_archive(self.socket_server_source)
-        return None
+        server = self.socket_server
+        return source_archive(server.source) if server.image is None and server.source is not None else None
 
     @property
     def socket_server_image_name(self) -> str:
         archive = self.archive
         if archive is None:
-            assert self.socket_server_image is not None
-            return self.socket_server_image
+            assert self.socket_server.image is not None
+            return self.socket_server.image
         return f"{layout.SOCKET_SERVER_BUILT_IMAGE}:{hashlib.sha256(archive.encode()).hexdigest()[:16]}"
 
     @property
@@ -98,20 +92,21 @@ class ReleaseSettings:
             f"{secrets}/{layout.LIVEKIT_KEY_FILE}",
             f"{secrets}/{layout.CADDY_ENV_FILE}",
             f"{secrets}/{layout.SOCKET_SERVER_ENV_FILE}",
-            *(turn if self.turn_hostname is not None else ()),
+            *(turn if self.shape.turn_tls else ()),
         )
 
     @property
     def caddy_files(self) -> dict[str, str]:
         """Caddy's folder: its path there → the file in the release."""
         files = {layout.CADDYFILE: layout.CADDYFILE}
-        if self.certificate_pem is not None:
+        if self.shape.origin_certificate:
             files[CERTIFICATE_FILE] = layout.ORIGIN_CERTIFICATE
             files[KEY_FILE] = f"{layout.SECRETS_DIR}/{layout.ORIGIN_KEY_FILE}"
         return files
 
 
 def _release_env(settings: ReleaseSettings) -> str:
+    server, shape = settings.socket_server, settings.shape
     services = {settings.socket_hostname: "socket-server", settings.livekit_hostname: "livekit"}
     values = {
         "STACK": settings.stack,
@@ -143,7 +138,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "GATE_CHECKS": " ".join(f"{host}={service}" for host, service in services.items()),
         "HEALTH_ROUTE": HEALTH_ROUTE,
         "HTTPS_PORT": str(ports.HTTPS.first),
-        "GATE_ATTEMPTS": str(max(1, -(-settings.gate_seconds // max(1, settings.gate_interval_seconds)))),
+        "GATE_ATTEMPTS": str(max(1, -(-server.health_gate_seconds // max(1, settings.gate_interval_seconds)))),
         "GATE_INTERVAL_SECONDS": str(settings.gate_interval_seconds),
         "LOG_LINES": "40",
         "KEEP_RELEASES": str(settings.keep_releases),
@@ -153,7 +148,7 @@ def _release_env(settings: ReleaseSettings) -> str:
         "SYSCTL_CONF": layout.SYSCTL_CONF,
         "SYSCTL_PATH": settings.sysctl_path,
         "UNIT_DIR": settings.unit_dir,
-        "EGRESS_METER": layout.EGRESS_METER if settings.egress_meter else "",
+        "EGRESS_METER": layout.EGRESS_METER if shape.egress_meter else "",
         "EGRESS_METER_PATH": settings.egress_meter_path,
         "EGRESS_SERVICE": layout.EGRESS_SERVICE,
         "EGRESS_TIMER": layout.EGRESS_TIMER,
@@ -164,65 +159,71 @@ def _release_env(settings: ReleaseSettings) -> str:
         "UPKEEP_APT_CONF_PATH": settings.upkeep_apt_conf_path,
         "UPKEEP_NEEDRESTART": layout.UPKEEP_NEEDRESTART,
         "UPKEEP_NEEDRESTART_PATH": settings.upkeep_needrestart_path,
-        "SECRET_FILES": " ".join(
-            layout.secret_file_names(
-                settings.certificate_pem is not None, settings.registry is not None, settings.turn_hostname is not None
-            )
-        ),
-        "REGISTRY": settings.registry.host if settings.registry else "",
-        "REGISTRY_USER": settings.registry.user if settings.registry else "",
+        "SECRET_FILES": " ".join(shape.secret_files),
+        "REGISTRY": server.registry.host if server.registry else "",
+        "REGISTRY_USER": server.registry.user if server.registry else "",
         "REGISTRY_PASSWORD_FILE": layout.REGISTRY_PASSWORD_FILE,
-        "GATE_CA_FILE": layout.ORIGIN_CERTIFICATE if settings.certificate_pem is not None else "",
+        "GATE_CA_FILE": layout.ORIGIN_CERTIFICATE if shape.origin_certificate else "",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
 def render_plain_files(settings: ReleaseSettings) -> dict[str, str]:
-    has_certificate = settings.certificate_pem is not None
-    files = {
-        layout.COMPOSE_FILE: render_compose(
+    """The files the release's shape names, and only those."""
+    server, shape = settings.socket_server, settings.shape
+    renderers: dict[str, Callable[[], str]] = {
+        layout.COMPOSE_FILE: lambda: render_compose(
             ComposeSettings(
-                ocpus=settings.ocpus,
-                memory_gb=settings.memory_gb,
+                ocpus=settings.instance.ocpus,
+                memory_gb=settings.instance.memory_gb,
                 socket_server_image=settings.socket_server_image_name,
-                socket_server_built=settings.archive is not None,
-                allowed_origins=tuple(settings.allowed_origins),
-                origin_certificate=has_certificate,
-                environment=settings.socket_server_environment,
-                livekit_url=f"https://{settings.livekit_hostname}" if settings.livekit_access else None,
-                turn_tls=settings.turn_hostname is not None,
+                socket_server_built=shape.socket_server_archive,
+                allowed_origins=server.allowed_origins,
+                origin_certificate=shape.origin_certificate,
+                environment=server.environment,
+                livekit_url=f"https://{settings.livekit_hostname}" if server.livekit_access else None,
+                turn_tls=shape.turn_tls,
                 health_interval_seconds=settings.health_interval_seconds,
                 open_files=settings.open_files,
             )
         ),
-        layout.LIVEKIT_CONFIG: render_livekit_yaml(
+        layout.LIVEKIT_CONFIG: lambda: render_livekit_yaml(
             LiveKitSettings(settings.public_ip, turn_hostname=settings.turn_hostname)
         ),
-        layout.CADDYFILE: render_caddyfile(
+        layout.CADDYFILE: lambda: render_caddyfile(
             sites_for(settings.socket_hostname, settings.livekit_hostname),
             # Behind Cloudflare's ranges the client address comes from CF-Connecting-IP/X-Forwarded-For.
             trusted_proxies=settings.ingress.origin_lock_cidrs or (),
-            origin_certificate=has_certificate,
+            origin_certificate=shape.origin_certificate,
         ),
-        layout.FIREWALL_RULES: firewall.render_firewall_script(settings.ingress),
-        layout.FIREWALL_UNIT: firewall.render_firewall_unit(settings.firewall_script),
-        layout.SYSCTL_CONF: tuning.render_sysctl_conf(),
-        layout.UPKEEP_APT_CONF: upkeep.render_apt_upkeep(settings.maintenance_window_utc),
-        layout.UPKEEP_NEEDRESTART: upkeep.render_needrestart(),
-        layout.RELEASE_SCRIPT: (FILES / layout.RELEASE_SCRIPT).read_text(),
-        layout.RELEASE_ENV: _release_env(settings),
+        layout.FIREWALL_RULES: lambda: firewall.render_firewall_script(settings.ingress),
+        layout.FIREWALL_UNIT: lambda: firewall.render_firewall_unit(settings.firewall_script),
+        layout.SYSCTL_CONF: tuning.render_sysctl_conf,
+        layout.UPKEEP_APT_CONF: lambda: upkeep.render_apt_upkeep(settings.instance.maintenance_window_utc),
+        layout.UPKEEP_NEEDRESTART: upkeep.render_needrestart,
+        layout.RELEASE_SCRIPT: (HOST_FILES / layout.RELEASE_SCRIPT).read_text,
+        layout.RELEASE_ENV: lambda: _release_env(settings),
+        layout.ORIGIN_CERTIFICATE: lambda: settings.certificate_pem or "",
+        layout.EGRESS_METER: egress.render_egress_meter,
+        layout.EGRESS_SERVICE: egress.render_egress_service,
+        layout.EGRESS_TIMER: egress.render_egress_timer,
+        layout.EGRESS_CLI_REQUIREMENTS: egress.render_cli_requirements,
+        layout.SOCKET_SERVER_ARCHIVE: lambda: settings.archive or "",
     }
-    if settings.certificate_pem is not None:
-        files[layout.ORIGIN_CERTIFICATE] = settings.certificate_pem
-    if settings.egress_meter:
-        files[layout.EGRESS_METER] = egress.render_egress_meter()
-        files[layout.EGRESS_SERVICE] = egress.render_egress_service()
-        files[layout.EGRESS_TIMER] = egress.render_egress_timer()
-        files[layout.EGRESS_CLI_REQUIREMENTS] = egress.render_cli_requirements()
-    archive = settings.archive
-    if archive is not None:
-        files[layout.SOCKET_SERVER_ARCHIVE] = archive
-    return files
+    return {name: renderers[name]() for name in shape.plain_files}
+
+
+def release_shape(
+    socket_server: SocketServer, origin_certificate: bool, egress_meter: bool, turn_tls: bool
+) -> layout.ReleaseShape:
+    """Which optional files a release has, from what is known before any value is."""
+    return layout.ReleaseShape(
+        origin_certificate=origin_certificate,
+        socket_server_archive=socket_server.image is None and socket_server.source is not None,
+        egress_meter=egress_meter,
+        registry=socket_server.registry is not None,
+        turn_tls=turn_tls,
+    )
 
 
 def activate_command(script_path: str, server: str) -> str:
@@ -237,46 +238,43 @@ def retire_command(script_path: str, server: str) -> str:
     return f"if [ -f {quoted} ]; then sh {quoted} retire {shlex.quote(server)}; fi"
 
 
-def render_secret_files(
-    livekit_api_key: str,
-    livekit_api_secret: str,
-    origin_key_pem: str | None,
-    metrics_token: str,
-    app_secrets: AppSecrets | None = None,
-) -> dict[str, str]:
-    app_secrets = app_secrets or AppSecrets()
-    app_environment = env_pairs(app_secrets.environment or "")
-    if app_secrets.livekit_access:
-        # The key too, though not secret: the plain files stay free of generated values.
-        app_environment += [("LIVEKIT_API_KEY", livekit_api_key), ("LIVEKIT_API_SECRET", livekit_api_secret)]
-    files = {
-        layout.LIVEKIT_KEY_FILE: render_key_file(livekit_api_key, livekit_api_secret),
-        layout.CADDY_ENV_FILE: render_env_file([(layout.METRICS_TOKEN_VARIABLE, metrics_token)]),
-        layout.SOCKET_SERVER_ENV_FILE: "# the socket server's secret environment\n" + render_env_file(app_environment),
-    }
-    if app_secrets.registry_password is not None:
-        files[layout.REGISTRY_PASSWORD_FILE] = app_secrets.registry_password
-    if origin_key_pem is not None:
-        files[layout.ORIGIN_KEY_FILE] = origin_key_pem
-    if app_secrets.turn is not None:
-        files[layout.TURN_CERTIFICATE_FILE] = app_secrets.turn.certificate_chain_pem
-        files[layout.TURN_KEY_FILE] = app_secrets.turn.key_pem
-    return files
-
-
 @dataclass(frozen=True)
-class TurnKeyPair:
-    certificate_chain_pem: str
-    key_pem: str
+class SecretValues:
+    """Every secret value a release may hold, by name; None where the stack has none."""
 
-
-@dataclass(frozen=True)
-class AppSecrets:
-    # NAME=value lines (checked by the config reader).
-    environment: str | None = None
+    livekit_api_key: str
+    livekit_api_secret: str
+    metrics_token: str
+    origin_key_pem: str | None = None
+    # The socket server's secret NAME=value lines (checked by the config reader).
+    app_environment: str | None = None
     registry_password: str | None = None
-    livekit_access: bool = False
-    turn: TurnKeyPair | None = None
+    turn_certificate_chain_pem: str | None = None
+    turn_key_pem: str | None = None
+
+
+def render_secret_files(values: SecretValues, shape: ReleaseShape, livekit_access: bool = False) -> dict[str, str]:
+    """The secret files the release's shape names; a value the shape needs and lacks is refused."""
+    app_environment = env_pairs(values.app_environment or "")
+    if livekit_access:
+        # The key too, though not secret: the plain files stay free of generated values.
+        app_environment += [
+            ("LIVEKIT_API_KEY", values.livekit_api_key),
+            ("LIVEKIT_API_SECRET", values.livekit_api_secret),
+        ]
+    contents: dict[str, str | None] = {
+        layout.LIVEKIT_KEY_FILE: render_key_file(values.livekit_api_key, values.livekit_api_secret),
+        layout.CADDY_ENV_FILE: render_env_file([(layout.METRICS_TOKEN_VARIABLE, values.metrics_token)]),
+        layout.SOCKET_SERVER_ENV_FILE: "# the socket server's secret environment\n" + render_env_file(app_environment),
+        layout.REGISTRY_PASSWORD_FILE: values.registry_password,
+        layout.ORIGIN_KEY_FILE: values.origin_key_pem,
+        layout.TURN_CERTIFICATE_FILE: values.turn_certificate_chain_pem,
+        layout.TURN_KEY_FILE: values.turn_key_pem,
+    }
+    missing = [name for name in shape.secret_files if contents[name] is None]
+    if missing:
+        raise ValueError(f"the release needs a value for {', '.join(missing)}")
+    return {name: str(contents[name]) for name in shape.secret_files}
 
 
 @dataclass(frozen=True)
@@ -291,8 +289,10 @@ class Release:
         return release_id(self.plain, self.secret)
 
 
-def build_release(settings: ReleaseSettings, secret_files: Mapping[str, str]) -> Release:
-    return Release(render_plain_files(settings), secret_files)
+def build_release(settings: ReleaseSettings, secrets: SecretValues) -> Release:
+    """The whole release: what the rollout renders in two halves (the plain files are known in a preview)."""
+    livekit_access = settings.socket_server.livekit_access
+    return Release(render_plain_files(settings), render_secret_files(secrets, settings.shape, livekit_access))
 
 
 def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:

@@ -17,18 +17,26 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from config.compute import AVAILABILITY_DOMAIN
-from model.compute import AD_COUNT_PHRASE
+from config.compute import AVAILABILITY_DOMAIN, COMPARTMENT_ID
 
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 INSTANCE_TYPE = "oci:Core/instance:Instance"
 AVAILABILITY_DOMAIN_KEY = AVAILABILITY_DOMAIN.full_name
-AD_COUNT = re.compile(AD_COUNT_PHRASE.format(count=r"(?P<count>[0-9]+)"))
+# The OCI provider's settings and the SDK's names for them; unset ones come from ~/.oci/config.
+PROVIDER_CREDENTIALS = {
+    "oci:tenancyOcid": "tenancy",
+    "oci:userOcid": "user",
+    "oci:fingerprint": "fingerprint",
+    "oci:privateKey": "key_content",
+    "oci:privateKeyPath": "key_file",
+    "oci:privateKeyPassword": "pass_phrase",
+    "oci:region": "region",
+}
 # What `pulumi up` needs of a checkout; the copy gets the stack file too.
 PROGRAM = (
     "__main__.py",
@@ -39,10 +47,9 @@ PROGRAM = (
     "render",
     "components",
     "wiring",
-    "files",
+    "host-files",
+    "reference-socket-server",
 )
-# An index no region has: the program's refusal names how many the region has.
-PROBE_INDEX = 99
 
 
 class DeployFailed(Exception):
@@ -91,7 +98,7 @@ def deploy(
     wanted = list(policy.availability_domains) if policy.availability_domains is not None else list(range(count))
     domains = [index for index in wanted if 0 <= index < count]
     if not domains:
-        raise GaveUp(f"none of availability domains {wanted} exists: {AD_COUNT_PHRASE.format(count=count)}")
+        raise GaveUp(f"none of availability domains {wanted} exists: this region has {count}")
     if domains != wanted:
         log(f"[deploy] this region has {count} availability domain(s): trying {', '.join(map(str, domains))}")
     for attempt in range(1, policy.max_attempts + 1):
@@ -139,6 +146,51 @@ def copy_project(project_dir: Path, destination: Path) -> Path:
     return destination
 
 
+def oci_sdk_config(settings: Mapping[str, str], profile_file: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    """What the stack's OCI provider authenticates with: its own settings over the profile of
+    ~/.oci/config it names (DEFAULT)."""
+    profile = settings.get("oci:configFileProfile", "DEFAULT")
+    sdk_config = dict(profile_file(profile))
+    sdk_config.update({name: settings[key] for key, name in PROVIDER_CREDENTIALS.items() if settings.get(key)})
+    return sdk_config
+
+
+def count_availability_domains(
+    settings: Mapping[str, str], identity_client: Callable[[dict[str, str]], IdentityClient] | None = None
+) -> int:
+    """How many availability domains the stack's region has, asked of OCI with the stack's credentials."""
+    import oci  # type: ignore[import-untyped]
+
+    def profile_file(profile: str) -> dict[str, str]:
+        try:
+            return dict(oci.config.from_file(profile_name=profile))
+        except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound):
+            return {}
+        except oci.exceptions.InvalidConfig as error:
+            raise GaveUp(f"~/.oci/config's profile {profile} is not valid: {error}") from None
+
+    sdk_config = oci_sdk_config(settings, profile_file)
+    missing = [name for name in ("tenancy", "user", "fingerprint", "region") if not sdk_config.get(name)]
+    if missing or not (sdk_config.get("key_content") or sdk_config.get("key_file")):
+        raise GaveUp(
+            f"no OCI credentials for this stack ({', '.join(missing) or 'private key'} missing): write "
+            "~/.oci/config with `oci setup config`, or set oci:tenancyOcid, oci:userOcid, oci:fingerprint, "
+            "oci:privateKey and oci:region"
+        )
+    compartment = settings.get(COMPARTMENT_ID.full_name) or sdk_config["tenancy"]
+    client = (identity_client or oci.identity.IdentityClient)(sdk_config)
+    try:
+        domains = client.list_availability_domains(compartment).data
+    except oci.exceptions.ServiceError as error:
+        message = f"OCI refused the availability domain lookup ({error.status} {error.code}): {error.message}"
+        raise GaveUp(message) from None
+    return len(domains)
+
+
+class IdentityClient(Protocol):
+    def list_availability_domains(self, compartment_id: str) -> Any: ...
+
+
 class AutomationStack:
     """The real stack through the Automation API, in a temporary copy of the project: the AD of a
     run is set there, never in the committed Pulumi.<stack>.yaml."""
@@ -167,15 +219,8 @@ class AutomationStack:
         return any(resource.get("type") == INSTANCE_TYPE for resource in resources)
 
     def availability_domain_count(self) -> int:
-        self.use_availability_domain(PROBE_INDEX)
-        try:
-            self._stack.preview(color="never")
-        except self._automation.errors.CommandError as error:
-            found = AD_COUNT.search(str(error))
-            if found:
-                return int(found["count"])
-            raise DeployFailed(str(error)) from error
-        raise DeployFailed(f"availability domain {PROBE_INDEX} was accepted; cannot tell how many the region has")
+        settings = {key: item.value for key, item in self._stack.get_all_config().items()}
+        return count_availability_domains(settings)
 
     def close(self) -> None:
         shutil.rmtree(self._copy, ignore_errors=True)

@@ -76,6 +76,8 @@ class Registration:
     delete_before_replace: bool
     # The `import` option: the id of an existing resource to take over ("" when none).
     import_id: str = ""
+    # The `aliases` option, as the engine receives them (e.g. {"noParent": True}).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                     protect=bool(request.protect),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     import_id=request.importId,
+                    aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
                 )
             )
         return response
@@ -270,6 +273,11 @@ def run_program(
 ) -> Run:
     run = Run(preview=preview, invoke_results=invokes or {})
     return _mock_run(_program, stack_config(stack, overrides), preview, stack, run)
+
+
+def run_with_config(stack: str, config: dict[str, str]) -> Run:
+    """The program with exactly this configuration (no stack file read)."""
+    return _mock_run(_program, config, False, stack)
 
 
 def run_failing_program(

@@ -19,8 +19,10 @@ from pathlib import Path
 
 from config.app import read_source_tree
 from model import layout, ports
+from model.app import SocketServer
+from model.compute import InstanceSpec
 from model.ports import Ingress
-from render.release import AppSecrets, ReleaseSettings, TurnKeyPair, build_release, render_secret_files
+from render.release import ReleaseSettings, SecretValues, build_release
 from testbed.docker_host import DockerEngine, compose_plugin_dir, docker_engine, require_docker
 from testbed.images import import_images
 from testbed.netns import ORACLE_RULES, Pair, namespace_pair
@@ -77,7 +79,7 @@ class Site:
     ) -> subprocess.CompletedProcess[str]:
         """A rollout of these settings and secrets (the site's own when None); the site follows it."""
         settings, secrets = settings or self.settings, secrets or self.secrets
-        release = build_release(settings, secrets.files())
+        release = build_release(settings, secrets.values())
         deployed = self.host.deploy(release)
         if deployed.returncode == 0:
             self.settings, self.secrets, self.release_id = settings, secrets, release.id
@@ -178,7 +180,7 @@ class Site:
         assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.logs()}"
 
 
-REFERENCE_SERVER = ROOT / "files/socket-server"
+REFERENCE_SERVER = ROOT / "reference-socket-server"
 TS_SERVER = ROOT / "tests/fixtures/ts-socket-server"
 
 
@@ -190,11 +192,18 @@ class ReleaseSecrets:
     api_secret: str
     origin_key_pem: str
     metrics_token: str = METRICS_TOKEN
-    turn: TurnKeyPair | None = None
+    # TURN/TLS's certificate chain and key.
+    turn: tuple[str, str] | None = None
 
-    def files(self) -> dict[str, str]:
-        return render_secret_files(
-            self.api_key, self.api_secret, self.origin_key_pem, self.metrics_token, AppSecrets(turn=self.turn)
+    def values(self) -> SecretValues:
+        chain, key = self.turn or (None, None)
+        return SecretValues(
+            livekit_api_key=self.api_key,
+            livekit_api_secret=self.api_secret,
+            metrics_token=self.metrics_token,
+            origin_key_pem=self.origin_key_pem,
+            turn_certificate_chain_pem=chain,
+            turn_key_pem=key,
         )
 
 
@@ -207,11 +216,9 @@ def site_settings(scratch: Path, certificate_pem: str, source: Path, turn_tls: b
         livekit_hostname=LIVEKIT_HOST,
         certificate_pem=certificate_pem,
         ingress=Ingress(("0.0.0.0/0",), (f"{EDGE}/32",), turn_tls=turn_tls),
-        ocpus=2,
-        memory_gb=12,
-        socket_server_source=read_source_tree(source)[0],
+        instance=InstanceSpec(ocpus=2, memory_gb=12, boot_volume_gb=50, availability_domain=0, image_id=None),
+        socket_server=SocketServer(image=None, source=read_source_tree(source)[0], health_gate_seconds=30),
         **host_paths(host_files),
-        gate_seconds=30,
         gate_interval_seconds=1,
         health_interval_seconds=1,
         # This machine's hard limit, which dockerd here cannot raise (no CAP_SYS_RESOURCE).
@@ -242,7 +249,7 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool 
     turn_ca_file = scratch / "turn-ca.pem" if turn_pki else None
     if turn_pki and turn_ca_file:
         turn_ca_file.write_text(turn_pki.ca_pem)
-    turn = TurnKeyPair(turn_pki.certificate_pem, turn_pki.key_pem) if turn_pki else None
+    turn = (turn_pki.certificate_pem, turn_pki.key_pem) if turn_pki else None
     settings = site_settings(scratch, pki.certificate_pem, source, turn_tls)
     Path(settings.firewall_script).parent.mkdir(parents=True, exist_ok=True)
     secrets = ReleaseSecrets(API_KEY, API_SECRET, pki.key_pem, turn=turn)

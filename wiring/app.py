@@ -4,35 +4,33 @@ from __future__ import annotations
 
 import pulumi
 
-from components import adoption
+from components.host import Host
 from components.origin_certificate import OriginCertificate
-from components.rollout import Rollout, RolloutArgs, SshTarget
-from components.secret import secret
+from components.rollout import Rollout, RolloutArgs
 from components.turn_certificate import TurnCertificate
 from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig
-from config.cutover import ADOPT_EXISTING
 from model.app_env import app_environment, public_urls
 from model.ports import Ingress
 
 
 def rollout(
     config: StackConfig,
-    target: SshTarget,
+    host: Host,
     ingress: pulumi.Output[Ingress],
     certificate: OriginCertificate | None,
     turn: TurnCertificate | None,
 ) -> Rollout:
     cutover, socket_secrets = config.cutover, config.socket_secrets
     args = RolloutArgs(
-        target,
-        config.edge.socket.name,
-        config.edge.livekit.name,
-        certificate,
-        ingress,
-        config.instance,
-        config.socket_server,
-        config.project,
+        target=host.target,
+        socket_hostname=config.edge.socket.name,
+        livekit_hostname=config.edge.livekit.name,
+        certificate=certificate,
+        ingress=ingress,
+        instance=config.instance,
+        socket_server=config.socket_server,
+        project=config.project,
         egress_meter=config.cost_alerts is not None,
         # Optional secrets are named: several have the same type, and a swap would still type-check.
         livekit_api_key=cutover.livekit_api_key,
@@ -56,14 +54,13 @@ def app_values(config: StackConfig, rollout: Rollout) -> dict[str, pulumi.Input[
 
 
 def app_variables(
-    config: StackConfig, values: dict[str, pulumi.Input[str]], after: list[pulumi.Resource]
+    config: StackConfig, values: dict[str, pulumi.Input[str]], imports: dict[str, str], after: list[pulumi.Resource]
 ) -> pulumi.Output[dict[str, str]]:
     """The app's variables by name (a secret), written into Vercel when the stack has a project."""
-    variables: pulumi.Output[dict[str, str]] = secret(pulumi.Output.all(**values).apply(app_environment))
+    environment: pulumi.Input[dict[str, str]] = pulumi.Output.all(**values).apply(app_environment)
+    variables = pulumi.Output.secret(environment)
     if config.vercel:
-        cutover = config.cutover
-        adopt = adoption.vercel_variables(config.vercel, ADOPT_EXISTING.name) if cutover.adopt_existing else {}
-        vercel_args = VercelEnvArgs(config.vercel, variables, config.project, adopt, config.vercel_deploy_hook)
+        vercel_args = VercelEnvArgs(config.vercel, variables, config.project, imports, config.vercel_deploy_hook)
         # The app's variables change only once the hostnames lead to the new host.
         VercelEnv("vercel-env", vercel_args, opts=pulumi.ResourceOptions(depends_on=after))
     return variables

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components import adoption
 from components.dns_records import DnsRecords, DnsRecordsArgs
+from components.host import Host
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
-from components.rollout import Rollout, SshTarget
+from components.rollout import Rollout
 from components.turn_certificate import TurnCertificate, TurnCertificateArgs
 from config import StackConfig
-from config.cutover import ADOPT_EXISTING
 from model.ports import TURN_TLS
 
 
@@ -33,15 +32,15 @@ def turn_certificate(config: StackConfig) -> TurnCertificate | None:
     return certificate
 
 
-def dns_records(config: StackConfig, target: SshTarget, serving: Rollout) -> list[pulumi.Resource]:
+def dns_records(config: StackConfig, host: Host, serving: Rollout, imports: dict[str, str]) -> list[pulumi.Resource]:
     edge, cutover = config.edge, config.cutover
     if edge.zone_id is None:
         return []
     direct = [config.turn.hostname] if config.turn else []
-    names = [host.name for host in edge.hostnames] + direct
-    adopt = adoption.dns_records(edge.zone_id, names, ADOPT_EXISTING.name) if cutover.adopt_existing else {}
-    points_to = cutover.dns_target_ip or target.public_ip
+    points_to = cutover.dns_target_ip or host.public_ip
     extra = edge.strict_tls_extra_hostnames
-    args = DnsRecordsArgs(edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, adopt, direct)
+    args = DnsRecordsArgs(
+        edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, imports, direct
+    )
     # The records move to the new host only once it serves (its release passed the health gate).
     return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]

@@ -2,40 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pulumi
 
-from components.cost_guard import CostGuard, CostGuardArgs
-from components.network import Network, NetworkArgs
+from components.host import Host, HostArgs, NewServer
 from components.rollout import SshTarget
-from components.server import Server, ServerArgs, resolve_availability_domain
 from config import StackConfig
-from config.compute import AVAILABILITY_DOMAIN
+from model.compute import Placement
 from model.ports import Ingress
 
 
-def host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
-    return oci_host(config, ingress) if config.existing_server is None else existing_host(config)
-
-
-def oci_host(config: StackConfig, ingress: pulumi.Output[Ingress]) -> SshTarget:
-    compartment, project, net = config.compartment_id, config.project, config.network
-    wanted, fix = config.instance.availability_domain, AVAILABILITY_DOMAIN.set_command("0")
-    domain = resolve_availability_domain(compartment, wanted, AVAILABILITY_DOMAIN.name, fix)
-    instance, keys = replace(config.instance, availability_domain=domain), net.admin_ssh_public_keys
-    network = Network("network", NetworkArgs(compartment, project, net.vcn_cidr, net.subnet_cidr, ingress))
-    server = Server("server", ServerArgs(compartment, network.subnet_id, project, instance, "ubuntu", keys, ingress))
-    if config.cost_alerts:
-        alerts = CostGuardArgs(config.cost_alerts, compartment, project, server.instance_id, config.alert_chat_webhook)
-        pulumi.export("alerts_topic_id", CostGuard("cost-guard", alerts).topic_id)
-    pulumi.export("instance_id", server.instance_id)
-    pulumi.export("ssh_private_key", server.deploy_private_key)
-    pulumi.export("ssh_host_public_key", server.host_public_key)
-    return server.ssh_target()
-
-
-def existing_host(config: StackConfig) -> SshTarget:
-    host = config.existing_server
-    assert host is not None
-    return SshTarget(host.address, host.user, host.private_key, host.host_key, host.identity, host.public_ip, host.port)
+def host(config: StackConfig, ingress: pulumi.Output[Ingress], placement: Placement | None) -> Host:
+    existing = config.existing_server
+    if existing is not None:
+        target = SshTarget(
+            host=existing.address,
+            user=existing.user,
+            private_key=existing.private_key,
+            host_public_key=existing.host_key,
+            machine_id=existing.identity,
+            public_ip=existing.public_ip,
+            port=existing.port,
+        )
+        return Host("host", HostArgs(config.project, ingress, existing=target))
+    assert placement is not None, "an OCI server's placement is looked up first (wiring.lookups)"
+    net = config.network
+    new_server = NewServer(
+        compartment_id=config.compartment_id,
+        instance=config.instance,
+        placement=placement,
+        vcn_cidr=net.vcn_cidr,
+        subnet_cidr=net.subnet_cidr,
+        admin_ssh_public_keys=net.admin_ssh_public_keys,
+        cost_alerts=config.cost_alerts,
+        chat_webhook=config.alert_chat_webhook,
+    )
+    created = Host("host", HostArgs(config.project, ingress, new_server=new_server))
+    for name, value in [
+        ("instance_id", created.instance_id),
+        ("ssh_private_key", created.deploy_private_key),
+        ("ssh_host_public_key", created.host_public_key),
+        ("alerts_topic_id", created.alerts_topic_id),
+    ]:
+        if value is not None:
+            pulumi.export(name, value)
+    return created

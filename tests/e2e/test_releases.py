@@ -62,8 +62,14 @@ def websocket(site: Site) -> Held:
     return site.during("node", script, f"https://{SOCKET_HOST}", "websocket", "hold", ready="connected", env=node_env)
 
 
-def rolled(site: Site, **changes: object) -> None:
-    deployed = site.deploy(dataclasses.replace(site.settings, **changes))  # type: ignore[arg-type]
+def with_server(site: Site, **changes: object) -> ReleaseSettings:
+    """The site's release with its socket server's settings changed."""
+    server = dataclasses.replace(site.settings.socket_server, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(site.settings, socket_server=server)
+
+
+def rolled(site: Site, **server_changes: object) -> None:
+    deployed = site.deploy(with_server(site, **server_changes))
     assert deployed.returncode == 0, f"{deployed.stderr[-3000:]}\n{site.logs()}"
 
 
@@ -81,7 +87,7 @@ def test_a_socket_server_release_keeps_the_call_and_fails_no_request(site: Site)
     before, slot = site.containers(), live_slot(site)
     held, steady = call(site), requests(site)
     time.sleep(1)
-    rolled(site, socket_server_environment=(("FLOWSPACE_RELEASE_MARK", "socket-only"),))
+    rolled(site, environment=(("FLOWSPACE_RELEASE_MARK", "socket-only"),))
     time.sleep(1)
     served, heard = steady.finish(), held.finish()
     after = site.containers()
@@ -101,7 +107,7 @@ def test_a_socket_server_release_keeps_the_call_and_fails_no_request(site: Site)
 
 def test_an_unchanged_release_restarts_nothing(site: Site) -> None:
     before = site.containers()
-    rolled(site, gate_seconds=site.settings.gate_seconds + 1)
+    rolled(site, health_gate_seconds=site.settings.socket_server.health_gate_seconds + 1)
     assert site.containers() == before
 
 
@@ -168,8 +174,8 @@ def test_an_interrupted_activation_converges_on_retry(site: Site, marker: str, t
     throughout the retry's wait, and the retry brings the new one up."""
     from render.release import build_release
 
-    settings = dataclasses.replace(site.settings, socket_server_environment=(("FLOWSPACE_RELEASE_MARK", marker),))
-    release = build_release(settings, site.secrets.files())
+    settings = with_server(site, environment=(("FLOWSPACE_RELEASE_MARK", marker),))
+    release = build_release(settings, site.secrets.values())
     site.host.upload(release)
     site.host.receive_secrets(release.id)
     started = site.host.popen(release.id, "activate")
@@ -192,11 +198,11 @@ FAILING_SERVER = ROOT / "tests/fixtures/failing-socket-server"
 
 def failing(site: Site, how: str) -> ReleaseSettings:
     """A release whose socket server fails `how` (tests/fixtures/failing-socket-server)."""
-    return dataclasses.replace(
-        site.settings,
-        socket_server_source=read_source_tree(FAILING_SERVER)[0],
-        socket_server_environment=(("SOCKET_SERVER_FAILS", how),),
-        gate_seconds=3,
+    return with_server(
+        site,
+        source=read_source_tree(FAILING_SERVER)[0],
+        environment=(("SOCKET_SERVER_FAILS", how),),
+        health_gate_seconds=3,
     )
 
 
@@ -223,7 +229,7 @@ def test_a_release_whose_server_never_gets_healthy_changes_nothing_users_see(sit
 
 
 def test_only_what_the_kept_releases_name_stays_on_the_host(site: Site) -> None:
-    rolled(site, gate_seconds=site.settings.gate_seconds + 1)
+    rolled(site, health_gate_seconds=site.settings.socket_server.health_gate_seconds + 1)
     app = site.host.app
     kept = (app / "releases.log").read_text().split()
     assert site.host.releases() == set(kept) and len(kept) == layout.KEEP_RELEASES

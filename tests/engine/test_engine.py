@@ -29,7 +29,9 @@ from testbed.engine import (
     project_copy,
     ssh_host,
 )
+from testbed.mocks import run_with_config
 from testbed.tools import require, require_root, require_tool
+from tests.unit.identities import engine_urns
 
 UP = ("up", "--yes", "--skip-preview", "--non-interactive", "--diff")
 
@@ -88,9 +90,12 @@ def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(
     operator = Operator(engine, project_copy(tmp_path / "project"), "", state, home, "prod")
     shutil.copy(ROOT / "Pulumi.prod.yaml", operator.project / "Pulumi.prod.yaml")
     operator.must("stack", "init")
+    # A misspelt key: the program lists the keys the engine hands it, and refuses it by name.
+    operator.set_config({"sshAllowedCIDRs": "0.0.0.0/0"})
     run = operator.pulumi("preview", "--non-interactive")
     assert run.returncode != 0
-    assert "3 configuration problem(s); nothing was created" in run.output, run.output[-3000:]
+    assert "4 configuration problem(s); nothing was created" in run.output, run.output[-3000:]
+    assert "flowspace:sshAllowedCIDRs: is not a setting of this program; did you mean sshAllowedCidrs?" in run.output
     assert "pulumi config set flowspace:compartmentId" in run.output
     assert "pulumi config set flowspace:socketServerImage" in run.output, "prod names its socket server"
     assert "pulumi config set flowspace:cloudflareZoneId" in run.output
@@ -99,7 +104,7 @@ def test_0_a_committed_stack_file_without_the_operators_keys_is_refused_by_name(
 
 def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     run = operator.must("preview", "--non-interactive")
-    assert "+ 20 to create" in run.output, run.output[-2000:]
+    assert "+ 21 to create" in run.output, run.output[-2000:]
     assert "command:remote:Command" in run.output and "rollout-activate" in run.output
     assert host.commands() == [], "preview ran commands on the host"
     assert host.sessions() == 0, "preview opened SSH sessions"
@@ -107,7 +112,7 @@ def test_1_preview_lists_the_creates_and_touches_nothing_on_the_host(host: SshHo
 
 def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost, operator: Operator) -> None:
     run = operator.must(*UP)
-    assert "20 created" in run.output
+    assert "21 created" in run.output
     outputs = operator.outputs()
     release = str(outputs["release_id"])
     files = host.files()
@@ -132,10 +137,21 @@ def test_2_up_lands_the_release_activates_it_and_sets_the_outputs(host: SshHost,
     assert outputs["vercel_env"] == "[secret]"
 
 
+def test_2b_the_state_holds_the_urns_the_identity_fixtures_derive(host: SshHost, operator: Operator) -> None:
+    """The identity fixtures' URNs are derived under mocks (tests/unit/identities.py); here the
+    engine's own, for the same configuration, are the same."""
+    config = {f"flowspace:{key}": value for key, value in existing_server_config(host).items()}
+    config["flowspace:targetPrivateKey"] = host.login_key.read_text()
+    derived = engine_urns(operator.stack, run_with_config(operator.stack, config).resources)
+    exported = json.loads(operator.must("stack", "export").stdout)["deployment"]["resources"]
+    in_state = {resource["urn"] for resource in exported if not resource["type"].startswith("pulumi:")}
+    assert in_state == set(derived)
+
+
 def test_3_up_again_changes_nothing_and_runs_nothing_on_the_host(host: SshHost, operator: Operator) -> None:
     commands, sessions = host.commands(), host.sessions()
     run = operator.must(*UP)
-    assert "20 unchanged" in run.output, run.output[-2000:]
+    assert "21 unchanged" in run.output, run.output[-2000:]
     assert host.commands() == commands, "an unchanged stack ran commands on the host"
     assert host.sessions() == sessions, "an unchanged stack opened SSH sessions"
 
@@ -257,7 +273,7 @@ def test_6_failures_and_good_releases_in_any_order_never_jam(host: SshHost, oper
         assert current_release(host) == live and running_release(host) == live
         assert len(releases_on(host)) <= 3, releases_on(host)
     again = operator.must(*UP)
-    assert "20 unchanged" in again.output, again.output[-2000:]
+    assert "21 unchanged" in again.output, again.output[-2000:]
 
 
 def test_7_no_plaintext_secret_anywhere_in_the_state(host: SshHost, operator: Operator) -> None:
@@ -402,5 +418,5 @@ def test_10_a_machine_replaced_at_the_same_address_gets_the_release(engine: Path
         assert current_release(host) == release and running_release(host) == release, run.output[-3000:]
         assert "stopping the stack" not in run.output, "nothing is retired: the release stays"
         again = operator.must(*UP)
-        assert "20 unchanged" in again.output, again.output[-2000:]
+        assert "21 unchanged" in again.output, again.output[-2000:]
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""files/egress-meter.sh: the month-to-date outbound count across readings, reboots and months."""
+"""host-files/egress-meter.sh: the month-to-date outbound count across readings, reboots and months."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from model.allowance import EGRESS_METRIC_NAME, EGRESS_METRIC_NAMESPACE, HEALTH_METRIC_NAME
+from model.app import SocketServer
+from model.compute import InstanceSpec
 from model.ports import Ingress
 from model.versions import OCI_CLI_VERSION
 from render.egress import render_cli_requirements, render_egress_meter, render_egress_service
@@ -30,9 +32,8 @@ RELEASE = ReleaseSettings(
     livekit_hostname="space-livekit.flow-coder.com",
     certificate_pem="-----BEGIN CERTIFICATE-----\nexample\n-----END CERTIFICATE-----\n",
     ingress=Ingress(("0.0.0.0/0",)),
-    ocpus=4,
-    memory_gb=24,
-    socket_server_image="ghcr.io/flowcoder/socket:1.0.0",
+    instance=InstanceSpec(ocpus=4, memory_gb=24, boot_volume_gb=50, availability_domain=0, image_id=None),
+    socket_server=SocketServer(image="ghcr.io/flowcoder/socket:1.0.0"),
     egress_meter=True,
 )
 

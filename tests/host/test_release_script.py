@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from model.app import Registry
+from model.app import Registry, SocketServer
+from model.compute import InstanceSpec
+from model.layout import ReleaseShape
 from model.ports import Ingress
 from model.source_tree import SourceFile, SourceTree
 from render.release import (
-    AppSecrets,
     ReleaseSettings,
+    SecretValues,
     build_release,
     render_secret_files,
     secrets_stdin,
@@ -36,7 +38,9 @@ NO_ENGINE = STANDINS.with_name("standins-no-engine")
 LIVEKIT_SECRET = "Zq8sSecretThatMustNeverBeSeen0123456789abcdefgh"
 ORIGIN_KEY = "-----BEGIN PRIVATE KEY-----\nORIGINKEYMATERIALneverprinted\n-----END PRIVATE KEY-----\n"
 METRICS_TOKEN = "MetricsTokenThatMustNeverBeSeen0123456789abcdef"
-SECRETS = render_secret_files("APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN)
+SECRET_VALUES = SecretValues("APIexamplekey", LIVEKIT_SECRET, METRICS_TOKEN, origin_key_pem=ORIGIN_KEY)
+# Every test release has the origin certificate.
+SECRETS = render_secret_files(SECRET_VALUES, ReleaseShape(origin_certificate=True))
 
 SOURCE = SourceTree(
     (
@@ -79,7 +83,7 @@ class Host:
         ssh_cidrs: tuple[str, ...] = ("0.0.0.0/0",),
         meter: bool = False,
         registry: Registry | None = None,
-        secrets: dict[str, str] = SECRETS,
+        secrets: SecretValues = SECRET_VALUES,
     ) -> str:
         """What the CopyToRemote resources do: one release directory of plain files."""
         settings = ReleaseSettings(
@@ -89,14 +93,15 @@ class Host:
             livekit_hostname="space-livekit.flow-coder.com",
             certificate_pem=f"-----BEGIN CERTIFICATE-----\nvariant {variant}\n-----END CERTIFICATE-----\n",
             ingress=Ingress(ssh_cidrs),
-            ocpus=4,
-            memory_gb=24,
-            socket_server_source=None if registry else SOURCE,
-            socket_server_image=f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None,
-            registry=registry,
+            instance=InstanceSpec(ocpus=4, memory_gb=24, boot_volume_gb=50, availability_domain=0, image_id=None),
+            socket_server=SocketServer(
+                image=f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None,
+                source=None if registry else SOURCE,
+                health_gate_seconds=2,
+                registry=registry,
+            ),
             egress_meter=meter,
             **host_paths(self.root),
-            gate_seconds=2,
             gate_interval_seconds=0,
         )
         return self.release_host.upload(build_release(settings, secrets))
@@ -431,11 +436,9 @@ REGISTRY_TOKEN = "ghp_RegistryTokenThatMustNeverBeSeen0123456789"
 
 def test_a_private_image_is_pulled_after_a_login_whose_password_came_on_stdin(host: Host) -> None:
     registry = Registry("ghcr.io", "flowcoder-bot")
-    secrets = render_secret_files(
-        "APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN, AppSecrets(registry_password=REGISTRY_TOKEN)
-    )
+    secrets = dataclasses.replace(SECRET_VALUES, registry_password=REGISTRY_TOKEN)
     first = host.upload(1, registry=registry, secrets=secrets)
-    result = host.deploy(first, secrets)
+    result = host.deploy(first, render_secret_files(secrets, ReleaseShape(origin_certificate=True, registry=True)))
     assert result.returncode == 0, result.stderr
     log = (host.standin_dir / "registry.log").read_text().splitlines()
     digest = hashlib.sha256(REGISTRY_TOKEN.encode()).hexdigest()
@@ -450,12 +453,10 @@ def test_a_private_image_is_pulled_after_a_login_whose_password_came_on_stdin(ho
 def test_a_failed_registry_login_changes_nothing(host: Host) -> None:
     first = host.upload(1)
     assert host.deploy(first).returncode == 0
-    secrets = render_secret_files(
-        "APIexamplekey", LIVEKIT_SECRET, ORIGIN_KEY, METRICS_TOKEN, AppSecrets(registry_password="wrong")
-    )
+    secrets = dataclasses.replace(SECRET_VALUES, registry_password="wrong")
     (host.standin_dir / "behaviour").write_text("* fail-login\n")
     second = host.upload(2, registry=Registry("ghcr.io", "flowcoder-bot"), secrets=secrets)
-    result = host.deploy(second, secrets)
+    result = host.deploy(second, render_secret_files(secrets, ReleaseShape(origin_certificate=True, registry=True)))
     assert result.returncode == 1 and "docker login to ghcr.io as flowcoder-bot failed" in result.stderr
     assert host.current() == first and host.running() == first
 

@@ -1,8 +1,9 @@
-"""The resource identities (URNs) and inputs of the whole program for each stack, under mocks.
+"""The resource identities (URNs) of the whole program for each stack, under mocks, as the engine
+derives them: the type chain of the resource's component ancestors, and its name.
 
-The fixture is what a stack's state would hold after `pulumi up`: a refactor that changes a URN
-would replace or orphan that resource on the next `up`. Re-record only for a change whose
-resources or inputs are meant to differ, and read the fixture's diff:
+The fixture is what a stack's state holds after `pulumi up`: a change that loses one of these URNs
+would replace or orphan that resource on the next `up`, unless the resource keeps it by an alias.
+Re-record only when resources are meant to come or go, and read the fixture's diff:
 
     .venv/bin/python -m tests.unit.identities
 """
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from testbed.mocks import TEST_LOGIN_KEY, reveal, run_program
+from testbed.mocks import PROJECT, TEST_LOGIN_KEY, Registration, run_program
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "identities"
 EXISTING_LOGIN_KEY = TEST_LOGIN_KEY
@@ -30,26 +30,29 @@ STACKS: dict[str, dict[str, str | None]] = {
 }
 
 
-def _plain(value: Any) -> Any:
-    """Inputs as JSON: secrets revealed, assets as their text, unknowns marked."""
-    value = reveal(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in sorted(value.items())}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if hasattr(value, "text"):
-        return {"asset": value.text}
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return repr(value)
+def engine_urns(stack: str, resources: list[Registration]) -> dict[str, list[str]]:
+    """Each resource's URN (the engine's: the mock monitor keeps only the parent's last type) with
+    the URNs its aliases, and its ancestors' aliases, keep for it."""
+    by_urn = {resource.urn: resource for resource in resources}
+
+    def chains(resource: Registration) -> list[list[str]]:
+        parent = by_urn.get(resource.parent)
+        own = [[*chain, resource.typ] for chain in (chains(parent) if parent else [[]])]
+        moved_from_root = any(alias.get("spec", {}).get("noParent") for alias in resource.aliases)
+        return own + ([[resource.typ]] if moved_from_root and parent else [])
+
+    def urn(chain: list[str], name: str) -> str:
+        return f"urn:pulumi:{stack}::{PROJECT}::{'$'.join(chain)}::{name}"
+
+    found = {}
+    for resource in resources:
+        current, *aliased = (urn(chain, resource.name) for chain in chains(resource))
+        found[current] = sorted(aliased)
+    return found
 
 
-def identities(stack: str) -> dict[str, Any]:
-    run = run_program(stack, overrides=STACKS[stack])
-    return {
-        resource.urn: {"parent": resource.parent, "inputs": _plain(resource.inputs)}
-        for resource in sorted(run.resources, key=lambda r: r.urn)
-    }
+def identities(stack: str) -> dict[str, list[str]]:
+    return engine_urns(stack, run_program(stack, overrides=STACKS[stack]).resources)
 
 
 def fixture_path(stack: str) -> Path:

@@ -314,3 +314,29 @@ def test_cutover_settings_are_checked(values: dict[str, str], says: str) -> None
     assert says in text
     assert "short" not in text.replace("is not set", "") or "livekitApiSecret" not in values, "a secret was echoed"
     assert HOOK.rsplit("/", 1)[1] not in text, "the hook's token was echoed"
+
+
+def test_every_refusal_the_cloud_s_answers_raise_is_reported_at_once() -> None:
+    """The availability domain, the image and both adoptions are looked up before anything is
+    declared, and one run names everything to fix."""
+    invokes = {
+        **existing_setup(
+            [{"id": "r3", "type": "AAAA", "content": "2001:db8::1", "name": "space-livekit.flow-coder.com"}]
+        ),
+        "oci:Core/getImages:getImages": {"images": []},
+    }
+    shared = [{"id": "e1", "key": "LIVEKIT_URL", "targets": ["production", "preview"], "gitBranch": ""}]
+    invokes[GET_PROJECT] = {"environments": shared}
+    overrides = {**VERCEL, "flowspace:adoptExisting": "true", "flowspace:availabilityDomain": "Uocm:AP-TEST-1-AD-9"}
+    run, error = run_failing_program(overrides, invokes=invokes)
+    said = str(error)
+    assert "3 configuration problem(s); nothing was created" in said, said
+    assert "flowspace:availabilityDomain: 'Uocm:AP-TEST-1-AD-9' is not one of" in said
+    assert "space-livekit.flow-coder.com also has an AAAA record" in said
+    assert "LIVEKIT_URL is one variable for preview, production" in said
+    assert not run.resources
+    # With the domain right, the region's missing image is the next thing named, with its key.
+    overrides["flowspace:availabilityDomain"] = "0"
+    _, error = run_failing_program(overrides, invokes=invokes)
+    assert "flowspace:imageId: no Canonical Ubuntu 24.04 image for VM.Standard.A1.Flex" in str(error)
+    assert "pulumi config set flowspace:imageId" in str(error)

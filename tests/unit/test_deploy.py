@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import http.server
+import json
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from scripts.deploy import DeployFailed, GaveUp, RetryPolicy, deploy, is_capacity_error
+from scripts.deploy import DeployFailed, GaveUp, RetryPolicy, count_availability_domains, deploy, is_capacity_error
 
 CAPACITY = "error: 500-InternalError, Out of host capacity. Suggestion: please retry or use another AD"
 
@@ -155,3 +161,76 @@ def test_the_committed_stack_file_is_never_written(tmp_path: Path, monkeypatch: 
     assert committed.read_text() == "config:\n  flowspace:availabilityDomain: '0'\n", "the committed file changed"
     stack.close()
     assert not work_dirs[-1].exists()
+
+
+class _IdentityService(http.server.BaseHTTPRequestHandler):
+    """OCI's identity endpoint, as far as the lookup goes: three domains, and who asked."""
+
+    requests: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append((self.path, self.headers.get("authorization", "")))
+        body = json.dumps([{"name": f"Uocm:AP-TEST-1-AD-{n}", "compartmentId": "c", "id": f"ad{n}"} for n in (1, 2, 3)])
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def identity_service() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IdentityService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _IdentityService.requests.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+FINGERPRINT = ":".join(["a1"] * 16)
+
+
+def _api_key(tmp_path: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "oci_api_key.pem"
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return path
+
+
+def test_the_region_s_domains_are_asked_of_oci_with_the_stack_s_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, identity_service: str
+) -> None:
+    import oci  # type: ignore[import-untyped]
+
+    # The profile gives the key; the stack's own settings win over it.
+    (tmp_path / ".oci").mkdir()
+    (tmp_path / ".oci" / "config").write_text(
+        f"[DEFAULT]\nuser=ocid1.user.oc1..fromprofile\nfingerprint={FINGERPRINT}\n"
+        f"tenancy=ocid1.tenancy.oc1..fromprofile\nregion=us-ashburn-1\nkey_file={_api_key(tmp_path)}\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = {
+        "oci:region": "ap-chuncheon-1",
+        "oci:userOcid": "ocid1.user.oc1..fromstack",
+        "flowspace:compartmentId": "ocid1.compartment.oc1..stack",
+    }
+    used: list[dict[str, str]] = []
+
+    def client(config: dict[str, str]) -> Any:
+        used.append(config)
+        return oci.identity.IdentityClient(config, service_endpoint=identity_service)
+
+    assert count_availability_domains(settings, client) == 3
+    assert used[0]["region"] == "ap-chuncheon-1" and used[0]["user"] == "ocid1.user.oc1..fromstack"
+    ((path, authorization),) = _IdentityService.requests
+    assert "compartmentId=ocid1.compartment.oc1..stack" in path
+    # A signed request, as the stack's user with the profile's key.
+    assert f'keyId="ocid1.tenancy.oc1..fromprofile/ocid1.user.oc1..fromstack/{FINGERPRINT}"' in authorization
+
+
+def test_without_credentials_the_helper_says_how_to_give_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(GaveUp, match=r"tenancy, user, fingerprint missing.*oci setup config"):
+        count_availability_domains({"oci:region": "ap-chuncheon-1"})

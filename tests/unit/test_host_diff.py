@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from model.layout import ReleaseShape
 from model.source_tree import SourceFile, SourceTree
-from render.release import parse_secret_digests, render_secret_files, secret_digests
+from render.release import SecretValues, parse_secret_digests, render_secret_files, secret_digests
 from render.source_archive import source_archive
 from scripts.host_diff import (
     NO_CHANGES,
@@ -79,22 +80,23 @@ def test_no_change_says_so() -> None:
     assert NO_CHANGES in render_markdown(diff, "prod")
 
 
+NO_CERTIFICATE = ReleaseShape(origin_certificate=False)
+
+
+def secret_files(livekit_secret: str) -> dict[str, str]:
+    return render_secret_files(SecretValues("APIkey", livekit_secret, "t" * 48), NO_CERTIFICATE)
+
+
 def test_a_rotated_secret_shows_changed_and_never_its_content() -> None:
     old_secret, new_secret = "a" * 48, "b" * 48
     files = {"Caddyfile": "same\n"}
     old = HostRelease(
         files,
-        dict(
-            pair.split("=")
-            for pair in secret_digests(render_secret_files("APIkey", old_secret, None, "t" * 48), KEY).split()
-        ),
+        parse_secret_digests(secret_digests(secret_files(old_secret), KEY)),
     )
     new = HostRelease(
         files,
-        dict(
-            pair.split("=")
-            for pair in secret_digests(render_secret_files("APIkey", new_secret, None, "t" * 48), KEY).split()
-        ),
+        parse_secret_digests(secret_digests(secret_files(new_secret), KEY)),
     )
     diff = host_diff(old, new)
     unchanged = "Caddyfile, secrets/caddy.env, secrets/socket-server.env"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from model.layout import secret_file_names
+from model.layout import ReleaseShape
 from render.source_archive import unpack
 from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_program
 
@@ -91,7 +91,7 @@ def test_secrets_travel_only_on_stdin_as_secrets(prod: Run) -> None:
     secrets = prod.named("rollout-secrets")
     assert is_secret(secrets.inputs["stdin"]), "the secret files must be a secret stdin"
     lines = dict(line.split(" ") for line in reveal(secrets.inputs["stdin"]).splitlines())
-    assert set(lines) == set(secret_file_names(origin_certificate=True))
+    assert set(lines) == set(ReleaseShape(origin_certificate=True).secret_files)
     key_file = base64.b64decode(lines["livekit-keys.yaml"]).decode()
     api_secret = reveal(prod.outputs["vercel_env"].value)["LIVEKIT_API_SECRET"]
     assert api_secret in key_file and len(api_secret) >= 32
