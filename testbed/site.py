@@ -23,12 +23,12 @@ from model.app import SocketServer
 from model.compute import InstanceSpec
 from model.ports import Ingress
 from render.release import ReleaseSettings, SecretValues, build_release
-from testbed.docker_host import DockerEngine, compose_plugin_dir, docker_engine, require_docker
-from testbed.images import import_images
-from testbed.netns import ORACLE_RULES, Pair, namespace_pair
+from testbed.docker_host import DockerEngine
+from testbed.netns import ORACLE_RULES, Pair
 from testbed.pki import make_pki
 from testbed.release_host import ReleaseHost, host_paths, standin_env
-from testbed.tools import require, require_root, require_tool
+from testbed.tools import require, require_tool
+from testbed.vm import REFERENCE_SERVER, vm
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).parent
@@ -180,10 +180,6 @@ class Site:
         assert not pending, f"{pending} not healthy within {HEALTHY_WITHIN_SECONDS} s\n{self.logs()}"
 
 
-REFERENCE_SERVER = ROOT / "reference-socket-server"
-TS_SERVER = ROOT / "tests/fixtures/ts-socket-server"
-
-
 @dataclass(frozen=True)
 class ReleaseSecrets:
     """What the rollout generates or is given: the e2e site's values, rotated by replacing one."""
@@ -233,14 +229,9 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool 
     the socket server built from `source` (its Dockerfile), and yields the site; namespaces, engine
     and hosts files are gone afterwards. With `turn_tls`, TURN/TLS is on, its certificate from a
     second test CA (the stand-in for a public one)."""
-    require_root()
-    require_docker()
-    for tool in ("iptables-restore", "nsenter", "curl", "node", "npm"):
+    for tool in ("node", "npm"):
         require_tool(tool)
-    livekit_server = os.environ.get("LIVEKIT_SERVER", "")
-    require(bool(livekit_server) and Path(livekit_server).exists(), "livekit-server not built")
     require((ROOT / "tests/tools/node_modules/socket.io-client").exists(), "npm ci in tests/tools")
-    caddy = ROOT / ".venv/bin/caddy"
 
     pki = make_pki(HOSTNAMES)
     ca_file = scratch / "ca.pem"
@@ -254,13 +245,8 @@ def running_site(scratch: Path, source: Path = REFERENCE_SERVER, turn_tls: bool 
     Path(settings.firewall_script).parent.mkdir(parents=True, exist_ok=True)
     secrets = ReleaseSecrets(API_KEY, API_SECRET, pki.key_pem, turn=turn)
 
-    with namespace_pair("e2e", client_ips=(BROWSER, EDGE)) as pair:
-        # The VM's own rules are there before dockerd starts, as at a boot.
-        pair.run(pair.server, "iptables-restore", input_text=ORACLE_RULES.read_text())
-        with docker_engine(pair.server, scratch, compose_plugin_dir()) as engine:
-            caddy_program = str(caddy if caddy.exists() else require_tool("caddy"))
-            import_images(engine, livekit_server, caddy_program, [REFERENCE_SERVER, TS_SERVER])
-            yield from _rolled_out(pair, engine, scratch, settings, secrets, ca_file, turn_ca_file)
+    with vm(scratch, "e2e", client_ips=(BROWSER, EDGE)) as machine:
+        yield from _rolled_out(machine.pair, machine.engine, scratch, settings, secrets, ca_file, turn_ca_file)
 
 
 def _rolled_out(
