@@ -25,6 +25,7 @@ from model.compute import InstanceSpec
 from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir
 from model.ports import Ingress
 from model.project import Project
+from model.tuning import CONTAINER_NOFILE
 from render.release import (
     Release,
     ReleaseSettings,
@@ -96,6 +97,8 @@ class RolloutArgs:
     registry_password: pulumi.Input[str] | None = None
     # TURN/TLS's hostname and certificate; the ingress must redirect 443 for it. None: off.
     turn: TurnCertificate | None = None
+    # The services' open-file limit, as high as the host's dockerd may raise it.
+    open_files: int = CONTAINER_NOFILE
 
 
 class Rollout(pulumi.ComponentResource):
@@ -131,6 +134,7 @@ class Rollout(pulumi.ComponentResource):
                     socket_server=server,
                     egress_meter=args.egress_meter,
                     turn_hostname=turn.hostname if turn else None,
+                    open_files=args.open_files,
                 )
             )
 

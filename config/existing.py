@@ -13,6 +13,7 @@ from config import checks
 from config.keys import Key
 from config.reader import Reader
 from model import ports
+from model.tuning import CONTAINER_NOFILE
 
 TARGET_HOST = Key(
     "targetHost",
@@ -58,6 +59,15 @@ ACCEPT_ANY_HOST_KEY = Key(
     "true",
     default=False,
 )
+TARGET_OPEN_FILES = Key(
+    "targetOpenFiles",
+    "integer",
+    "int",
+    "the services' open-file limit; lower it only for a host (a container, some VPS) whose dockerd cannot raise "
+    "its hard limit that far, which fails every container's start",
+    "20000",
+    default=CONTAINER_NOFILE,
+)
 KEYS = (
     TARGET_HOST,
     TARGET_PORT,
@@ -66,7 +76,10 @@ KEYS = (
     TARGET_HOST_KEY,
     ACCEPT_ANY_HOST_KEY,
     TARGET_PUBLIC_IP,
+    TARGET_OPEN_FILES,
 )
+# Below this LiveKit runs out of sockets with a few rooms.
+MIN_OPEN_FILES = 4096
 _POSIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 
@@ -79,6 +92,8 @@ class ExistingServerConfig:
     private_key: pulumi.Output[str]
     # Pinned when given; without it the SSH host key is not checked.
     host_key: str | None
+    # The services' open-file limit (ulimit nofile).
+    open_files: int = CONTAINER_NOFILE
 
     @property
     def identity(self) -> str:
@@ -149,4 +164,7 @@ def read_existing_server(reader: Reader) -> ExistingServerConfig | None:
     if private_key is None:
         reader.problem(TARGET_PRIVATE_KEY, "is not set; it is the SSH private key the rollout logs in with")
         private_key = pulumi.Output.secret("")
-    return ExistingServerConfig(address, port, user, public_ip, private_key, host_key)
+    open_files = reader.integer(TARGET_OPEN_FILES)
+    if not MIN_OPEN_FILES <= open_files <= CONTAINER_NOFILE:
+        reader.problem(TARGET_OPEN_FILES, f"{open_files} is not between {MIN_OPEN_FILES} and {CONTAINER_NOFILE}")
+    return ExistingServerConfig(address, port, user, public_ip, private_key, host_key, open_files)

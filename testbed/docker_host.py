@@ -78,6 +78,9 @@ class DockerEngine:
     # in /tmp, as unix socket paths are limited to 108 bytes.
     run_dir: Path = field(default_factory=Path)
     cgroup_parent: str = ""
+    # How dockerd enters the VM (nsenter's options): by default the namespace's network only; a
+    # process's (`-t PID -m -n`) when the VM is also a mount namespace, as the engine suite's host is.
+    enter: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -122,7 +125,7 @@ class DockerEngine:
         (self.exec_root / "containerd" / "containerd.pid").unlink(missing_ok=True)
         command = [
             "nsenter",
-            f"--net=/var/run/netns/{self.namespace}",
+            *(self.enter or (f"--net=/var/run/netns/{self.namespace}",)),
             "dockerd",
             # Not /etc/docker/daemon.json, nor /etc/docker/key.json: nothing of the machine's.
             "--config-file",
@@ -322,9 +325,11 @@ class DockerEngine:
 
 
 @contextmanager
-def docker_engine(namespace: str, scratch: Path, compose_plugin_dir: str) -> Iterator[DockerEngine]:
-    """dockerd in `namespace`, its state under `scratch`/docker; at exit its containers, processes,
-    mounts, cgroups and folders are gone."""
+def docker_engine(
+    namespace: str, scratch: Path, compose_plugin_dir: str, enter: tuple[str, ...] = ()
+) -> Iterator[DockerEngine]:
+    """dockerd in `namespace` (entered as `enter` says, see DockerEngine), its state under
+    `scratch`/docker; at exit its containers, processes, mounts, cgroups and folders are gone."""
     if not Path(f"/var/run/netns/{namespace}").exists():
         raise FileNotFoundError(f"no network namespace {namespace}")
     plugin = Path(compose_plugin_dir) / "cli-plugins" / "docker-compose"
@@ -345,7 +350,7 @@ def docker_engine(namespace: str, scratch: Path, compose_plugin_dir: str) -> Ite
         "DOCKER_BUILDKIT": "0",
         "DOCKER_CLI_HINTS": "false",
     }
-    engine = DockerEngine(namespace, root, env, run_dir=run_dir, cgroup_parent=f"/{run_dir.name}")
+    engine = DockerEngine(namespace, root, env, run_dir=run_dir, cgroup_parent=f"/{run_dir.name}", enter=enter)
     try:
         (root / "data").mkdir()
         # The key has no flag in dockerd 20.10; without it, dockerd writes /etc/docker/key.json.

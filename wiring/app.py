@@ -12,6 +12,7 @@ from components.vercel_env import VercelEnv, VercelEnvArgs
 from config import StackConfig
 from model.app_env import app_environment, public_urls
 from model.ports import Ingress
+from model.tuning import CONTAINER_NOFILE
 
 
 def rollout(
@@ -38,6 +39,7 @@ def rollout(
         app_secret_environment=socket_secrets.environment,
         registry_password=socket_secrets.registry_password,
         turn=turn,
+        open_files=config.existing_server.open_files if config.existing_server else CONTAINER_NOFILE,
     )
     return Rollout("rollout", args)
 

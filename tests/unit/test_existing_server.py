@@ -141,3 +141,11 @@ def test_the_login_key_is_parsed_before_anything_is_declared_and_never_shown() -
     )
     with pytest.raises(Exception, match="protected by a passphrase"):
         existing(targetPrivateKey=encrypted.decode())
+
+
+def test_a_host_whose_dockerd_cannot_raise_the_open_file_limit_gets_its_own(bare: Run) -> None:
+    assert "soft: 65536" in plain_file(bare, "docker-compose.yml")
+    lowered = plain_file(existing(targetOpenFiles="20000"), "docker-compose.yml")
+    assert "soft: 20000" in lowered and "hard: 20000" in lowered and "65536" not in lowered
+    with pytest.raises(Exception, match="flowspace:targetOpenFiles: 100 is not between 4096 and 65536"):
+        existing(targetOpenFiles="100")
