@@ -15,12 +15,15 @@ import shutil
 import stat
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import bcrypt
 import pytest
+import yaml
 
 import testbed.pki
 from config.app import read_source_tree
@@ -39,6 +42,7 @@ from render.release import (
 )
 from testbed.pki import make_pki
 from testbed.release_host import ReleaseHost, host_paths, standin_env
+from testbed.tools import require_tool
 from testbed.vm import FAILING_SERVER, REFERENCE_SERVER, Vm
 
 SOCKET_HOST, LIVEKIT_HOST = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
@@ -98,11 +102,12 @@ class Host:
         registry: Registry | None = None,
         secrets: SecretValues | None = None,
         fails: str | None = None,
+        image: str | None = None,
     ) -> str:
         """What the CopyToRemote resources do: one release directory of plain files. `fails`: the
         failing fixture's way to fail (`gate`: 503 through Caddy; `container`: never healthy)."""
         server = SocketServer(
-            image=f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None,
+            image=image or (f"{registry.host}/flowcoder/socket@sha256:{'a' * 64}" if registry else None),
             source=None if registry else source(FAILING_SERVER if fails else REFERENCE_SERVER),
             health_gate_seconds=3,
             registry=registry,
@@ -514,6 +519,76 @@ def test_a_failed_registry_login_changes_nothing_and_never_shows_the_password(ho
     assert result.returncode == 1 and "docker login to ghcr.io as flowcoder-bot failed" in result.stderr
     assert REGISTRY_TOKEN not in result.stdout + result.stderr + host.sudo_log()
     assert host.current() == first and host.running() == first
+
+
+@contextmanager
+def registry(host: Host, user: str, password: str) -> Iterator[str]:
+    """Debian's docker-registry (distribution) on the VM's loopback, behind a password: the engine
+    takes a loopback registry over plain HTTP, as it takes a TLS one elsewhere."""
+    require_tool("docker-registry")
+    folder = host.root / "registry"
+    folder.mkdir()
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
+    (folder / "htpasswd").write_text(f"{user}:{hashed}\n")
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
+        "http": {"addr": f"{REGISTRY_ADDRESS}"},
+        "auth": {"htpasswd": {"realm": "flowspace-test", "path": str(folder / "htpasswd")}},
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    with (folder / "registry.log").open("wb") as log:
+        served = subprocess.Popen(
+            [*host.machine.prefix, "docker-registry", "serve", str(folder / "config.yml")], stdout=log, stderr=log
+        )
+    try:
+        _wait_for(
+            lambda: (
+                host.machine.pair.run(
+                    host.machine.pair.server, "curl", "-s", f"http://{REGISTRY_ADDRESS}/v2/", check=False
+                ).returncode
+                == 0
+            ),
+            20,
+        )
+        yield REGISTRY_ADDRESS
+    finally:
+        served.terminate()
+        served.wait(timeout=10)
+
+
+REGISTRY_ADDRESS = "127.0.0.1:5000"
+
+
+def test_a_private_image_is_pulled_after_a_login_whose_password_came_on_stdin(host: Host) -> None:
+    engine = host.machine.engine
+    good = host.upload(1)
+    assert host.deploy(good).returncode == 0
+    (built,) = engine.docker("images", "--quiet", layout.SOCKET_SERVER_BUILT_IMAGE).stdout.split()
+    with registry(host, "flowcoder-bot", REGISTRY_TOKEN) as address:
+        # The app's image, pushed as its CI would.
+        engine.docker("login", "--username", "flowcoder-bot", "--password-stdin", address, input_text=REGISTRY_TOKEN)
+        engine.docker("tag", built, f"{address}/flowcoder/socket:1")
+        engine.docker("push", "--quiet", f"{address}/flowcoder/socket:1")
+        engine.docker("logout", address)
+        digest = engine.docker("inspect", "--format", "{{index .RepoDigests 0}}", f"{address}/flowcoder/socket:1")
+        pinned = digest.stdout.strip()
+        engine.docker("rmi", f"{address}/flowcoder/socket:1")
+        with_password = dataclasses.replace(secret_values(), registry_password=REGISTRY_TOKEN)
+        pulled = host.upload(2, registry=Registry(address, "flowcoder-bot"), secrets=with_password, image=pinned)
+        sent = render_secret_files(with_password, ReleaseShape(origin_certificate=True, registry=True))
+        result = host.deploy(pulled, sent)
+    assert result.returncode == 0, result.stderr
+    assert f"pulling the socket server image from {address} as flowcoder-bot" in result.stderr
+    assert host.current() == pulled and host.running() == pulled
+    live = host.containers()[f"socket-server-{(host.app / layout.LIVE_SLOT_FILE).read_text().strip()}"]
+    assert engine.docker("inspect", "--format", "{{.Config.Image}}", live).stdout.strip() == pinned
+    # Logged out again: no credential stays on the host.
+    assert address not in (Path(engine.env["DOCKER_CONFIG"]) / "config.json").read_text()
+    assert REGISTRY_TOKEN not in result.stdout + result.stderr + host.sudo_log()
+    # The manifest was fetched by its digest, by the release's login.
+    served = (host.root / "registry" / "registry.log").read_text()
+    assert f'uri="/v2/flowcoder/socket/manifests/{pinned.split("@")[1]}"' in served
 
 
 def test_the_release_raises_udp_buffers_for_livekit_and_never_lowers_them(host: Host) -> None:
