@@ -63,8 +63,8 @@ TARGET_OPEN_FILES = Key(
     "targetOpenFiles",
     "integer",
     "int",
-    "the services' open-file limit; lower it only for a host (a container, some VPS) whose dockerd cannot raise "
-    "its hard limit that far, which fails every container's start",
+    "the services' open-file limit (4096-65536); lower it only for a host (a container, some VPS) whose dockerd "
+    "cannot raise its hard limit that far, which fails every container's start",
     "20000",
     default=CONTAINER_NOFILE,
 )

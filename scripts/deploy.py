@@ -166,8 +166,9 @@ def count_availability_domains(
             return dict(oci.config.from_file(profile_name=profile))
         except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound):
             return {}
-        except oci.exceptions.InvalidConfig as error:
-            raise GaveUp(f"~/.oci/config's profile {profile} is not valid: {error}") from None
+        except oci.exceptions.ClientError as error:
+            # The SDK names the bad fields, never their values.
+            raise GaveUp(f"~/.oci/config's profile {profile} is not usable: {error}") from None
 
     sdk_config = oci_sdk_config(settings, profile_file)
     missing = [name for name in ("tenancy", "user", "fingerprint", "region") if not sdk_config.get(name)]
@@ -178,12 +179,16 @@ def count_availability_domains(
             "oci:privateKey and oci:region"
         )
     compartment = settings.get(COMPARTMENT_ID.full_name) or sdk_config["tenancy"]
-    client = (identity_client or oci.identity.IdentityClient)(sdk_config)
     try:
+        client = (identity_client or oci.identity.IdentityClient)(sdk_config)
         domains = client.list_availability_domains(compartment).data
     except oci.exceptions.ServiceError as error:
         message = f"OCI refused the availability domain lookup ({error.status} {error.code}): {error.message}"
         raise GaveUp(message) from None
+    except oci.exceptions.ClientError as error:
+        raise GaveUp(f"the stack's OCI credentials are not usable: {error}") from None
+    except oci.exceptions.RequestException as error:
+        raise GaveUp(f"OCI could not be reached for the availability domains: {error.__class__.__name__}") from None
     return len(domains)
 
 

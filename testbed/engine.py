@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import time
@@ -32,7 +31,7 @@ from testbed.docker_host import DockerEngine, compose_plugin_dir, docker_engine,
 from testbed.images import import_images
 from testbed.netns import Pair, namespace_pair, sh
 from testbed.pki import TestPki, make_pki
-from testbed.tools import require, require_tool
+from testbed.tools import container_open_files, require, require_tool
 from testbed.vm import FAILING_SERVER, NODE_PROJECTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +89,8 @@ class SshHost:
             .docker("ps", "--no-trunc", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}')
             .stdout
         )
-        return {service: container for container, service in (line.split() for line in listing.splitlines())}
+        # A container without the compose label (not the stack's) is listed under "".
+        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
 
     def sudo_log(self) -> str:
         """What the sudo, systemctl and sysctl stand-ins were asked."""
@@ -127,9 +127,11 @@ class SshHost:
 
     def stop_machine(self) -> None:
         self.engine = None
-        self.machine.close()
-        self.sshd.terminate()
-        self.sshd.wait(timeout=10)
+        try:
+            self.machine.close()
+        finally:
+            self.sshd.terminate()
+            self.sshd.wait(timeout=10)
 
     def replace_machine(self) -> None:
         """Another machine at the same address (as a replaced VM behind a reserved IP): a new host
@@ -402,5 +404,5 @@ def existing_server_config(host: SshHost) -> dict[str, str]:
         "healthGateSeconds": "6",
         "socketServerReference": "true",
         # This machine's hard limit, which dockerd here cannot raise (no CAP_SYS_RESOURCE).
-        "targetOpenFiles": str(resource.getrlimit(resource.RLIMIT_NOFILE)[1]),
+        "targetOpenFiles": str(container_open_files()),
     }

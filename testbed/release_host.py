@@ -68,11 +68,13 @@ class ReleaseHost:
         return self.command(self.argv(identifier, action), stdin)
 
     def popen(self, identifier: str, action: str) -> subprocess.Popen[str]:
+        """A session left running; what it prints is in the release's activation log, so nothing is
+        piped (an unread pipe would block the session once full)."""
         return subprocess.Popen(
             [*self.prefix, *self.argv(identifier, action)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             text=True,
             env=dict(self.env),
             cwd=self.home,

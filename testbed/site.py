@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from testbed.docker_host import DockerEngine
 from testbed.netns import ORACLE_RULES, Pair
 from testbed.pki import make_pki
 from testbed.release_host import ReleaseHost, host_paths, standin_env
-from testbed.tools import require, require_tool
+from testbed.tools import container_open_files, require, require_tool
 from testbed.vm import REFERENCE_SERVER, vm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +89,8 @@ class Site:
         listing = self.engine.docker(
             "ps", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}', "--no-trunc"
         ).stdout
-        return {service: container for container, service in (line.split() for line in listing.splitlines())}
+        # A container without the compose label (not the stack's) is listed under "".
+        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
 
     def service_pid(self, service: str) -> int:
         """The main process of a service (the socket server: its live slot)."""
@@ -218,7 +218,7 @@ def site_settings(scratch: Path, certificate_pem: str, source: Path, turn_tls: b
         gate_interval_seconds=1,
         health_interval_seconds=1,
         # This machine's hard limit, which dockerd here cannot raise (no CAP_SYS_RESOURCE).
-        open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+        open_files=container_open_files(),
         turn_hostname=TURN_HOST if turn_tls else None,
     )
 

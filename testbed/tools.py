@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 
 import pytest
+
+from model.tuning import CONTAINER_NOFILE
 
 
 def in_ci() -> bool:
@@ -29,3 +32,10 @@ def require_tool(name: str) -> str:
 
 def require_root() -> None:
     require(os.geteuid() == 0, "network namespaces and iptables need root")
+
+
+def container_open_files() -> int:
+    """The services' open-file limit this machine's dockerd can set: its hard limit, at most the
+    default (dockerd here has no CAP_SYS_RESOURCE to raise it)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return CONTAINER_NOFILE if hard == resource.RLIM_INFINITY else min(hard, CONTAINER_NOFILE)

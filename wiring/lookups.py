@@ -103,10 +103,13 @@ def _dns_imports(config: StackConfig, problems: list[Problem]) -> dict[str, str]
     for hostname in names:
         lookup = cloudflare.get_dns_records(zone_id=zone_id, name=cloudflare.GetDnsRecordsNameArgs(exact=hostname))
         records = [ExistingRecord(record.id, record.type, record.content) for record in lookup.results or []]
+        refused = len(problems)
         record_id = _decide(problems, partial(dns_record_to_adopt, hostname, records))
-        pulumi.log.info(f"adopting the DNS record of {hostname}" if record_id else f"{hostname} has no record to adopt")
         if record_id:
             imports[hostname] = f"{zone_id}/{record_id}"
+            pulumi.log.info(f"adopting the DNS record of {hostname}")
+        elif len(problems) == refused:
+            pulumi.log.info(f"{hostname} has no record to adopt")
     return imports
 
 

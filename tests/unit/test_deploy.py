@@ -234,3 +234,23 @@ def test_without_credentials_the_helper_says_how_to_give_them(tmp_path: Path, mo
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(GaveUp, match=r"tenancy, user, fingerprint missing.*oci setup config"):
         count_availability_domains({"oci:region": "ap-chuncheon-1"})
+
+
+def test_an_unreachable_oci_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import oci  # type: ignore[import-untyped]
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = {
+        "oci:region": "ap-chuncheon-1",
+        "oci:userOcid": "ocid1.user.oc1..a",
+        "oci:tenancyOcid": "ocid1.tenancy.oc1..a",
+        "oci:fingerprint": FINGERPRINT,
+        "oci:privateKeyPath": str(_api_key(tmp_path)),
+    }
+
+    def closed_port(config: dict[str, str]) -> Any:
+        no_retries = oci.retry.NoneRetryStrategy()
+        return oci.identity.IdentityClient(config, service_endpoint="http://127.0.0.1:1", retry_strategy=no_retries)
+
+    with pytest.raises(GaveUp, match="OCI could not be reached for the availability domains"):
+        count_availability_domains(settings, closed_port)
