@@ -347,6 +347,26 @@ class Operator:
         return [path for path in self.state.rglob("*") if path.is_file()]
 
 
+def program_operator(
+    workdir: Path,
+    engine: Path,
+    name: str,
+    program: str,
+    home: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Operator:
+    """An operator of a one-file Python program (not the project's), its stack named `name`, with a
+    `file://` backend under `workdir`; the stack is not made yet."""
+    project = workdir / "project"
+    project.mkdir(parents=True)
+    runtime = {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}}
+    (project / "Pulumi.yaml").write_text(json.dumps({"name": name, "runtime": runtime}))
+    (project / "__main__.py").write_text(program)
+    (workdir / "state").mkdir()
+    home = home or plugin_home(engine, workdir / "home")
+    return Operator(engine, project, "", workdir / "state", home, name, extra_env=extra_env or {})
+
+
 def project_copy(destination: Path) -> Path:
     return copy_project(ROOT, destination)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.engine import Operator, install_engine, plugin_home
+from testbed.engine import install_engine, program_operator
 from testbed.tools import require_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,19 +53,12 @@ def engine() -> Path:
 
 
 def test_a_component_moved_under_the_host_keeps_its_children(engine: Path, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text(
-        json.dumps({"name": "moved", "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}}})
-    )
-    (project / "__main__.py").write_text(AT_ROOT)
-    (tmp_path / "state").mkdir()
-    operator = Operator(engine, project, "", tmp_path / "state", plugin_home(engine, tmp_path / "home"), "moved")
+    operator = program_operator(tmp_path, engine, "moved", AT_ROOT)
     operator.must("stack", "init")
     operator.must("up", "--yes", "--skip-preview")
     before = operator.outputs()["vcn"]
 
-    (project / "__main__.py").write_text(UNDER_HOST)
+    (operator.project / "__main__.py").write_text(UNDER_HOST)
     preview = operator.must("preview", "--diff", "--non-interactive")
     assert "+ 1 to create" in preview.output and "to delete" not in preview.output, preview.output[-2000:]
     assert "to replace" not in preview.output, preview.output[-2000:]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.engine import Operator, install_engine, plugin_home
+from testbed.engine import Operator, install_engine, program_operator
 from testbed.tools import require_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +27,7 @@ HOOK = "https://hooks.example/NeverPrintedHookSecret0123"
 
 
 def operator_in(workdir: Path, engine: Path) -> Operator:
-    project = workdir / "project"
-    project.mkdir(parents=True)
-    (project / "Pulumi.yaml").write_text(
-        json.dumps({"name": "kept", "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}}})
-    )
-    (project / "__main__.py").write_text(PROGRAM)
-    (workdir / "state").mkdir()
-    return Operator(engine, project, "", workdir / "state", plugin_home(engine, workdir / "home"), "kept")
+    return program_operator(workdir, engine, "kept", PROGRAM)
 
 
 def backup_state(operator: Operator, *args: str) -> subprocess.CompletedProcess[str]:

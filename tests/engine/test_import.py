@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.engine import Operator, install_engine, plugin_home
+from testbed.engine import Operator, install_engine, plugin_home, program_operator
 from testbed.tools import require, require_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,17 +36,9 @@ def operator(tmp_path: Path) -> Operator:
     require(built.returncode == 0, f"scripts/build-record-provider failed:\n{built.stderr[-3000:]}")
     record_plugin = Path(built.stdout.strip().splitlines()[-1])
     home = plugin_home(engine, tmp_path / "pulumi-home", record_plugin)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text(
-        json.dumps({"name": "adoption", "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}}})
-    )
-    (project / "__main__.py").write_text(PROGRAM)
-    (tmp_path / "state").mkdir()
     (tmp_path / "records").mkdir()
-    operator = Operator(
-        engine, project, "", tmp_path / "state", home, "adopt", extra_env={"RECORDS_DIR": str(tmp_path / "records")}
-    )
+    records = {"RECORDS_DIR": str(tmp_path / "records")}
+    operator = program_operator(tmp_path, engine, "adopt", PROGRAM, home=home, extra_env=records)
     operator.must("stack", "init")
     return operator
 
