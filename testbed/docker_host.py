@@ -117,6 +117,11 @@ class DockerEngine:
             raise DockerError(result.returncode, command, result.stdout, result.stderr)
         return result
 
+    def services(self) -> dict[str, str]:
+        """Running compose service -> container id ("" for a container outside compose)."""
+        listing = self.docker("ps", "--no-trunc", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}').stdout
+        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
+
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Starts dockerd in the namespace and waits until its API answers."""
         if self.process is not None and self.process.poll() is None:

@@ -84,13 +84,7 @@ class SshHost:
 
     def containers(self) -> dict[str, str]:
         """Running service -> container id."""
-        listing = (
-            self.docker()
-            .docker("ps", "--no-trunc", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}')
-            .stdout
-        )
-        # A container without the compose label (not the stack's) is listed under "".
-        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
+        return self.docker().services()
 
     def sudo_log(self) -> str:
         """What the sudo, systemctl and sysctl stand-ins were asked."""

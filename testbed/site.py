@@ -85,12 +85,8 @@ class Site:
         return deployed
 
     def containers(self) -> dict[str, str]:
-        """Running service → container id."""
-        listing = self.engine.docker(
-            "ps", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}', "--no-trunc"
-        ).stdout
-        # A container without the compose label (not the stack's) is listed under "".
-        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
+        """Running service -> container id."""
+        return self.engine.services()
 
     def service_pid(self, service: str) -> int:
         """The main process of a service (the socket server: its live slot)."""

@@ -156,11 +156,7 @@ class Host:
 
     def containers(self) -> dict[str, str]:
         """Running service -> container id."""
-        listing = self.machine.engine.docker(
-            "ps", "--no-trunc", "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}'
-        ).stdout
-        # A container without the compose label (not the stack's) is listed under "".
-        return {service: container for container, _, service in (line.partition(" ") for line in listing.splitlines())}
+        return self.machine.engine.services()
 
     def running(self) -> str:
         """The release whose socket server serves (its live slot's variant), "" when nothing runs."""
