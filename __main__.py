@@ -1,12 +1,15 @@
-"""FlowSpace realtime backend: config -> lookups -> host (OCI or existing) -> edge -> rollout -> DNS
--> Vercel -> exports."""
+"""FlowSpace realtime backend: config -> lookups -> host (OCI, existing, or an OKE cluster) -> edge ->
+release -> DNS -> Vercel -> exports."""
 
 import pulumi
 
+from components.rollout import Rollout
+from components.workloads import Workloads
 from config import read_stack_config
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES
 from wiring import origin_lock
 from wiring.app import app_values, app_variables, rollout
+from wiring.cluster import cluster
 from wiring.edge import dns_records, origin_certificate, turn_certificate
 from wiring.hosts import host
 from wiring.lookups import look_up
@@ -17,16 +20,24 @@ config = read_stack_config()
 found = look_up(config)
 tag_every_resource(config.project)
 ingress = origin_lock.ingress(config.network.ssh, config.edge.origin_lock, config.turn is not None)
-server = host(config, ingress, found.placement)
-release = rollout(config, server, ingress, origin_certificate(config), turn_certificate(config))
-served = dns_records(config, server, release, found.dns_imports)
-values = app_values(config, release)
-variables = app_variables(config, values, found.vercel_imports, after=served or [release])
+certificate = origin_certificate(config)
+if config.cluster is None:
+    server = host(config, ingress, found.placement)
+    release = rollout(config, server, ingress, certificate, turn_certificate(config))
+    serving: Rollout | Workloads = release
+    addresses = [server.public_ip]
+    pulumi.export("public_ip", server.public_ip)
+    pulumi.export("ssh_command", pulumi.Output.concat("ssh ", server.target.user, "@", server.target.host))
+    pulumi.export("release_id", release.release_id)
+else:
+    nodes, serving = cluster(config, ingress, found.placement, certificate)
+    addresses = nodes.node_addresses(config.cluster.shape.nodes)
+    pulumi.export("public_ip", addresses[0])
+served = dns_records(config, addresses, serving, found.dns_imports)
+values = app_values(config, serving)
+variables = app_variables(config, values, found.vercel_imports, after=served or [serving])
 
-pulumi.export("public_ip", server.public_ip)
-pulumi.export("ssh_command", pulumi.Output.concat("ssh ", server.target.user, "@", server.target.host))
 for variable in APP_VARIABLES:
     if not variable.secret:
         pulumi.export(variable.output, values[variable.output])
-pulumi.export("release_id", release.release_id)
 pulumi.export(APP_ENV_OUTPUT, variables)

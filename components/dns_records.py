@@ -34,6 +34,9 @@ class DnsRecordsArgs:
     adopt: Mapping[str, str] = field(default_factory=dict)
     # DNS-only names served by the host itself (TURN/TLS), outside the strict-TLS rule.
     direct_hostnames: Sequence[str] = ()
+    # A cluster's other nodes: each proxied hostname has a record for each, and the edge spreads
+    # connections over them.
+    more_public_ips: Sequence[pulumi.Input[str]] = ()
 
 
 def strict_tls_expression(hostnames: Sequence[str]) -> str:
@@ -62,6 +65,21 @@ class DnsRecords(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, import_=args.adopt.get(host.name)),
             )
             for host in [*args.hostnames, *(Hostname(direct, proxied=False) for direct in args.direct_hostnames)]
+        ]
+        records += [
+            cloudflare.DnsRecord(
+                f"{name}-{host.label}-{number}",
+                zone_id=args.zone_id,
+                name=host.name,
+                type="A",
+                content=address,
+                proxied=host.proxied,
+                ttl=1,
+                comment=args.project.comment,
+                opts=child,
+            )
+            for number, address in enumerate(args.more_public_ips, start=2)
+            for host in args.hostnames
         ]
 
         if args.tls_scope == "hostnames":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_oci as oci
 
-from model.ports import ANYWHERE, IANA_PROTOCOL_NUMBERS, Ingress
+from model.ports import ANYWHERE, IANA_PROTOCOL_NUMBERS, KUBERNETES_API, Ingress, PublicPort
 from model.project import Project
 
 
@@ -23,6 +23,27 @@ class NetworkArgs:
     subnet_cidr: str
     # Unknown during a first preview when the origin lock waits for Cloudflare's ranges.
     ingress: pulumi.Input[Ingress]
+    # A cluster's nodes and control plane in the subnet talk to each other on any port, and its
+    # Kubernetes API is open to those who may open SSH.
+    cluster: bool = False
+
+
+def _tcp_rule(port: PublicPort, source: str) -> oci.core.SecurityListIngressSecurityRuleArgs:
+    return oci.core.SecurityListIngressSecurityRuleArgs(
+        protocol=IANA_PROTOCOL_NUMBERS[port.protocol],
+        source=source,
+        source_type="CIDR_BLOCK",
+        stateless=False,
+        description=port.name,
+        tcp_options=oci.core.SecurityListIngressSecurityRuleTcpOptionsArgs(min=port.first, max=port.last),
+    )
+
+
+def cluster_rules(ingress: Ingress, subnet_cidr: str) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
+    within = oci.core.SecurityListIngressSecurityRuleArgs(
+        protocol="all", source=subnet_cidr, source_type="CIDR_BLOCK", stateless=False, description="cluster-nodes"
+    )
+    return [within, *(_tcp_rule(KUBERNETES_API, source) for source in ingress.ssh_cidrs)]
 
 
 def ingress_rules(ingress: Ingress) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
@@ -101,7 +122,12 @@ class Network(pulumi.ComponentResource):
                     destination="0.0.0.0/0", destination_type="CIDR_BLOCK", protocol="all"
                 )
             ],
-            ingress_security_rules=pulumi.Output.from_input(args.ingress).apply(ingress_rules),
+            ingress_security_rules=pulumi.Output.from_input(args.ingress).apply(
+                lambda ingress: [
+                    *ingress_rules(ingress),
+                    *(cluster_rules(ingress, args.subnet_cidr) if args.cluster else []),
+                ]
+            ),
             opts=child,
             compartment_id=compartment_id,
         )

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from config import app, compute, consistency, cost, cutover, edge, existing, network, socket_env, turn, vercel
+from config import app, cluster, compute, consistency, cost, cutover, edge, existing, network, socket_env, turn, vercel
+from config.cluster import ClusterConfig
 from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
 from config.existing import ExistingServerConfig
@@ -45,6 +46,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "Vercel": vercel.KEYS,
     "Cutover": cutover.KEYS,
     "Existing server": existing.KEYS,
+    "Cluster": cluster.KEYS,
 }
 KEYS: tuple[Key, ...] = tuple(key for keys in SECTIONS.values() for key in keys)
 
@@ -72,6 +74,8 @@ class StackConfig:
     # None: TURN over UDP only. The token writes the certificate's DNS challenge.
     turn: TurnConfig | None = None
     turn_dns_token: pulumi.Output[str] | None = None
+    # None: one server (new or existing) runs the services.
+    cluster: ClusterConfig | None = None
 
 
 class PulumiConfigSource:
@@ -104,9 +108,10 @@ def load_stack_config(
     on_oci = existing_server is None
     compartment_id = compute.read_compartment(reader) if on_oci else ""
     instance = compute.read_instance(reader)
+    cluster_config = cluster.read_cluster(reader, instance)
     network_config = network.read_network(reader)
     # An existing server is not billed by this program: its size only sets the service limits.
-    replacement_exceeds = cost.replacement_exceeds_allowance(reader, instance) if on_oci else False
+    replacement_exceeds = cost.replacement_exceeds_allowance(reader, instance, cluster_config) if on_oci else False
     edge_config = edge.read_edge(reader, edge_optional=not on_oci)
     turn_config = turn.read_turn(reader, edge_config)
     socket_server = app.read_socket_server(reader, edge_config.domain or "flow-coder.com")
@@ -129,6 +134,11 @@ def load_stack_config(
         )
     consistency.check_edge(reader, edge_config)
     consistency.check_socket_server(reader, socket_server)
+    if cluster_config is not None:
+        alerts = reader.raw(cost.ALERT_EMAIL) is not None
+        consistency.check_cluster(
+            reader, on_server=not on_oci, server=socket_server, turn_tls=turn_config is not None, alerts=alerts
+        )
     chat_webhook = cost.read_chat_webhook(reader, cost_alerts is not None)
     vercel_config = vercel.read_vercel(reader, stack)
     deploy_hook = vercel.read_deploy_hook(reader) if vercel_config else None
@@ -165,6 +175,7 @@ def load_stack_config(
         vercel_deploy_hook=deploy_hook,
         turn=turn_config,
         turn_dns_token=cloudflare_token if turn_config else None,
+        cluster=cluster_config,
     )
 
 
@@ -174,7 +185,7 @@ def read_stack_config() -> StackConfig:
         config = load_stack_config(PulumiConfigSource(), pulumi.get_stack(), turn.cloudflare_token())
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
-    if config.existing_server is None and config.cost_alerts is None:
+    if config.existing_server is None and config.cost_alerts is None and config.cluster is None:
         pulumi.log.warn(
             f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
             f"costs money. {cost.ALERT_EMAIL.set_command()}"

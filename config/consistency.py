@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config import app, edge
+from config import app, cluster, cost, edge, existing, socket_env, turn
 from config.edge import EdgeConfig
 from config.reader import Reader
 from model.app import SocketServer
@@ -42,4 +42,38 @@ def check_socket_server(reader: Reader, server: SocketServer) -> None:
             app.SOCKET_SERVER_SOURCE,
             f"socketServerImage is set, so the host pulls that image and builds nothing from {source!r}",
             f"pulumi config rm {app.SOCKET_SERVER_IMAGE.full_name}",
+        )
+
+
+def check_cluster(reader: Reader, *, on_server: bool, server: SocketServer, turn_tls: bool, alerts: bool) -> None:
+    """What a cluster stack cannot have (yet): each is refused rather than silently dropped."""
+    if on_server:
+        reader.problem(
+            cluster.CLUSTER_NODES,
+            "is set with targetHost: an existing server is one machine; a cluster's nodes are created on OCI",
+            f"pulumi config rm {cluster.CLUSTER_NODES.full_name} (or rm {existing.TARGET_HOST.full_name})",
+        )
+    if server.image is None:
+        reader.problem(
+            app.SOCKET_SERVER_IMAGE,
+            "is needed on a cluster: its nodes pull the socket server from a registry (a build happens on one host)",
+            app.SOCKET_SERVER_IMAGE.set_command(),
+        )
+    if server.registry is not None:
+        reader.problem(
+            socket_env.REGISTRY_USER,
+            "a cluster's nodes pull without a login here: use a public image or an OCIR repository the nodes may read",
+            f"pulumi config rm {socket_env.REGISTRY_USER.full_name}",
+        )
+    if turn_tls:
+        reader.problem(
+            turn.TURN_HOSTNAME,
+            "TURN over TLS on 443 needs the single server's firewall split; a cluster offers TURN over UDP only",
+            f"pulumi config rm {turn.TURN_HOSTNAME.full_name}",
+        )
+    if alerts:
+        reader.problem(
+            cost.ALERT_EMAIL,
+            "the cost guard meters one server's VNIC; a cluster's nodes are not metered yet",
+            f"pulumi config rm {cost.ALERT_EMAIL.full_name}",
         )

@@ -7,6 +7,7 @@ import re
 import pulumi
 
 from config import checks
+from config.cluster import CLUSTER_NODES, ClusterConfig
 from config.compute import MEMORY_GB, OCPUS
 from config.keys import Key
 from config.reader import Reader
@@ -93,9 +94,10 @@ MAX_BUDGET_USD = 100_000
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec) -> bool:
-    """Checks the stack against the allowance (refusing a cost above the accepted one) and says whether
-    the old and the new instance together, during a replacement, would not fit it."""
+def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec, cluster: ClusterConfig | None = None) -> bool:
+    """Checks the stack (its server, or its cluster's nodes) against the allowance, refusing a cost
+    above the accepted one, and says whether the old and the new instance together, during a
+    replacement, would not fit it."""
     chosen = reader.choice(FREE_TIER_ALLOWANCE, tuple(allowance.A1_ALLOWANCES))
     a1 = allowance.A1_ALLOWANCES[chosen]
     accepted = reader.number(ACCEPTED_MONTHLY_COST_USD)
@@ -106,21 +108,27 @@ def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec) -> boo
         reader.problem(EXPECTED_EGRESS_TB, f"{egress_tb:g} TB is outside 0-{MAX_EGRESS_TB} TB a month")
         egress_tb = 0.0
     this = allowance.Instance(instance.ocpus, instance.memory_gb, instance.boot_volume_gb)
+    ours = cluster.shape.instances() if cluster else [this]
     others = _other_a1(reader)
-    estimate = allowance.estimate_monthly_cost([this, *others], a1, egress_tb)
+    estimate = allowance.estimate_monthly_cost([*ours, *others], a1, egress_tb)
     if estimate.total_usd > accepted:
         beside = f" beside {others[0].ocpus:g} OCPU / {others[0].memory_gb:g} GB of other stacks" if others else ""
+        size = f"{instance.ocpus} OCPU / {instance.memory_gb} GB"
+        smaller = f"{OCPUS.set_command(str(int(a1.ocpus)))} && {MEMORY_GB.set_command(str(int(a1.memory_gb)))}"
+        if cluster:
+            size = f"{cluster.shape.describe()} ({CLUSTER_NODES.name})"
+            fitting = max(1, int(a1.ocpus // instance.ocpus))
+            smaller = f"{CLUSTER_NODES.set_command(str(fitting))} (or smaller nodes)"
         reader.problem(
-            OCPUS,
-            f"{instance.ocpus} OCPU / {instance.memory_gb} GB{beside}"
+            CLUSTER_NODES if cluster else OCPUS,
+            f"{size}{beside}"
             f"{f' with {egress_tb:g} TB outbound a month' if egress_tb else ''} exceeds the {chosen} Always Free "
             f"allowance ({a1.ocpus:.2g} OCPU / {a1.memory_gb:.3g} GB running all month, 10 TB outbound) and would "
             f"cost about ${estimate.total_usd:.2f}/month ({estimate.explain()}); accepted: ${accepted:.2f}",
-            f"{OCPUS.set_command(str(int(a1.ocpus)))} && {MEMORY_GB.set_command(str(int(a1.memory_gb)))}, "
-            f"or accept the cost: {ACCEPTED_MONTHLY_COST_USD.set_command(f'{estimate.total_usd:.2f}')}",
+            f"{smaller}, or accept the cost: {ACCEPTED_MONTHLY_COST_USD.set_command(f'{estimate.total_usd:.2f}')}",
         )
-    # While a replacement is created, the old instance still runs.
-    return allowance.estimate_monthly_cost([this, this, *others], a1).total_usd > 0
+    # While a replacement is created, the old instance still runs (a node pool replaces one node at a time).
+    return allowance.estimate_monthly_cost([*ours, this, *others], a1).total_usd > 0
 
 
 def _other_a1(reader: Reader) -> list[allowance.Instance]:

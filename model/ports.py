@@ -89,6 +89,11 @@ INTERNAL_PORTS: tuple[InternalPort, ...] = (
     TURN_TLS_LISTENER,
 )
 
+# The cluster kind (model/cluster.py): Redis, LiveKit's room routing and the socket server's adapter,
+# reached inside the cluster only; and the Kubernetes API of an OKE cluster, for its operators.
+REDIS = InternalPort("redis", 6379)
+KUBERNETES_API = PublicPort("kubernetes-api", "tcp", 6443, 6443, Audience.SSH_CLIENTS)
+
 IANA_PROTOCOL_NUMBERS: dict[str, str] = {"icmp": "1", "tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"
 ANYWHERE_V6 = "::/0"

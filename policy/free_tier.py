@@ -26,6 +26,10 @@ INSTANCE = "oci:Core/instance:Instance"
 VOLUME = "oci:Core/volume:Volume"
 VCN = "oci:Core/vcn:Vcn"
 LOAD_BALANCER = "oci:LoadBalancer/loadBalancer:LoadBalancer"
+OKE_CLUSTER = "oci:ContainerEngine/cluster:Cluster"
+NODE_POOL = "oci:ContainerEngine/nodePool:NodePool"
+# OKE's Basic clusters have a free control plane; Enhanced ones are billed per cluster-hour.
+FREE_CLUSTER_TYPE = "BASIC_CLUSTER"
 
 # OCI resources that are free (or free within the limits checked below).
 ALLOWED_OCI_TYPES = frozenset(
@@ -39,6 +43,8 @@ ALLOWED_OCI_TYPES = frozenset(
         VOLUME,
         "oci:Core/publicIp:PublicIp",
         LOAD_BALANCER,
+        OKE_CLUSTER,
+        NODE_POOL,
         "oci:NetworkLoadBalancer/networkLoadBalancer:NetworkLoadBalancer",
         "oci:Budget/budget:Budget",
         "oci:Budget/rule:Rule",
@@ -51,7 +57,17 @@ ALLOWED_OCI_TYPES = frozenset(
     }
 )
 # Providers that bill nothing on Oracle's side.
-ALLOWED_TYPE_PREFIXES = ("cloudflare:", "tls:", "random:", "command:", "vercel:", "flowspace:", "pulumi:")
+ALLOWED_TYPE_PREFIXES = (
+    "cloudflare:",
+    "tls:",
+    "random:",
+    "command:",
+    "vercel:",
+    "flowspace:",
+    "pulumi:",
+    # Objects inside a cluster: what they use is the nodes', counted below.
+    "kubernetes:",
+)
 
 Resource = tuple[str, Mapping[str, Any]]
 
@@ -63,9 +79,19 @@ def check_resource_type(resource_type: str) -> list[str]:
 
 
 def check_shape(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if resource_type != INSTANCE or props.get("shape") in allowance.FREE_SHAPES:
+    shape = props.get("shape") if resource_type == INSTANCE else props.get("nodeShape")
+    if resource_type not in (INSTANCE, NODE_POOL) or shape in allowance.FREE_SHAPES:
         return []
-    return [f"shape {props.get('shape')!r} is not Always Free (only {', '.join(allowance.FREE_SHAPES)})"]
+    return [f"shape {shape!r} is not Always Free (only {', '.join(allowance.FREE_SHAPES)})"]
+
+
+def check_cluster_type(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != OKE_CLUSTER or props.get("type") == FREE_CLUSTER_TYPE:
+        return []
+    return [
+        f"cluster type {props.get('type')!r} is billed per cluster-hour; "
+        f"OKE's free control plane is {FREE_CLUSTER_TYPE}"
+    ]
 
 
 def check_load_balancer(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -88,7 +114,19 @@ def check_free_tier_tag(resource_type: str, props: Mapping[str, Any]) -> list[st
 
 
 def _instances(resources: Iterable[Resource]) -> list[Mapping[str, Any]]:
-    return [props for resource_type, props in resources if resource_type == INSTANCE]
+    """Every machine the stack runs, as an instance's properties: a node pool's nodes are `size` of them."""
+    machines: list[Mapping[str, Any]] = []
+    for resource_type, props in resources:
+        if resource_type == INSTANCE:
+            machines.append(props)
+        elif resource_type == NODE_POOL:
+            node = {
+                "shape": props.get("nodeShape"),
+                "shapeConfig": props.get("nodeShapeConfig") or {},
+                "sourceDetails": props.get("nodeSourceDetails") or {},
+            }
+            machines += [node] * int((props.get("nodeConfigDetails") or {}).get("size") or 0)
+    return machines
 
 
 def check_a1_allowance(
@@ -105,7 +143,7 @@ def check_a1_allowance(
     ocpus = sum(i.ocpus for i in instances)
     memory = sum(i.memory_gb for i in instances)
     return [
-        f"A1 instances total {ocpus:g} OCPU / {memory:g} GB, over the {allowance_name} allowance "
+        f"A1 instances and cluster nodes total {ocpus:g} OCPU / {memory:g} GB, over the {allowance_name} allowance "
         f"({a1.ocpus:.2g} OCPU / {a1.memory_gb:.3g} GB): about ${estimate.total_usd:.2f}/month ({estimate.explain()})"
     ]
 
@@ -199,6 +237,9 @@ POLICIES = [
     _resource_policy("free-compute-shapes", "Instances use A1 Flex or E2.1.Micro shapes only.", MANDATORY, check_shape),
     _resource_policy(
         "no-paid-load-balancer", "Load balancers are the free flexible 10 Mbps shape.", MANDATORY, check_load_balancer
+    ),
+    _resource_policy(
+        "free-cluster-type", "OKE clusters are Basic (a free control plane).", MANDATORY, check_cluster_type
     ),
     _resource_policy("instance-tagged-free-tier", "Instances carry always-free=true.", ADVISORY, check_free_tier_tag),
     _stack_policy(

@@ -374,3 +374,214 @@ def import_images(engine: DockerEngine, livekit_server: str, caddy: str, node_pr
         tarball = build_tarball(recipe)
         changes = [f"--change={change}" for change in recipe.changes]
         engine.docker("import", *changes, str(tarball), recipe.name, timeout=600)
+
+
+# The pause image the kubelet's pod sandboxes run (testbed/cluster.py names it as containerd's
+# sandbox_image): busybox's shell waiting for a signal, which it answers at once.
+PAUSE_IMAGE = "flowspace.local/pause:busybox"
+PAUSE_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
+REDIS_UID = 999
+REDIS_PROGRAM = "usr/local/lib/redis/redis-server"
+REDIS_WRAPPER = f"""#!/bin/sh
+case " $* " in
+  *" --protected-mode "*) ;;
+  *) set -- "$@" --protected-mode no ;;
+esac
+exec /{REDIS_PROGRAM} "$@"
+"""
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def pause_recipe() -> Recipe:
+    def fill(rootfs: RootFs) -> None:
+        rootfs.base()
+
+    return Recipe(
+        PAUSE_IMAGE,
+        (f"ENV PATH={SYSTEM_PATH}", f"ENTRYPOINT {json.dumps(['/bin/sh', '-c', PAUSE_SCRIPT])}"),
+        (_stamp(BUSYBOX),),
+        fill,
+    )
+
+
+def redis_recipe(redis_server: Path = Path("/usr/bin/redis-server")) -> Recipe:
+    """Debian's redis-server as the official image runs it: as the redis user, in /data, with
+    protected mode off (the official build patches its default; here a wrapper adds the option)."""
+
+    def fill(rootfs: RootFs) -> None:
+        rootfs.base(users=[("redis", REDIS_UID, "/home/redis")])
+        rootfs.program(redis_server, REDIS_PROGRAM)
+        rootfs.file("usr/local/bin/redis-server", REDIS_WRAPPER.encode(), 0o755)
+        rootfs.directory("data", 0o755, REDIS_UID)
+
+    return Recipe(
+        versions.REDIS_IMAGE,
+        (*_env({"PATH": SYSTEM_PATH}), "EXPOSE 6379", "WORKDIR /data", "USER redis", 'ENTRYPOINT ["redis-server"]'),
+        (*_program_stamps(redis_server), _stamp(BUSYBOX)),
+        fill,
+    )
+
+
+def _production_modules(node: Path, npm: Path, project: Path, work: Path) -> None:
+    """The project's files and its production node_modules in `work`, as its Dockerfile's npm ci makes them."""
+    for name in (*PROJECT_FILES, "server.js"):
+        if (project / name).is_file():
+            shutil.copy(project / name, work)
+    command = [str(node), str(npm / "bin" / "npm-cli.js"), "ci", "--omit=dev", "--no-audit", "--no-fund"]
+    result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"npm ci --omit=dev for {project} failed:\n{result.stderr[-4000:]}")
+
+
+def socket_server_recipe(project: Path, name: str) -> Recipe:
+    """The node image with /app: the project's package files, server.js and production node_modules
+    (reference-socket-server/Dockerfile), run as the node user."""
+    node_image = node_recipe([project])
+    node, npm = host_node()
+    sources = [
+        f"{file}:{hashlib.sha256((project / file).read_bytes()).hexdigest()}"
+        for file in (*PROJECT_FILES, "server.js")
+        if (project / file).is_file()
+    ]
+
+    def fill(rootfs: RootFs) -> None:
+        node_image.fill(rootfs)
+        with tempfile.TemporaryDirectory(prefix="socket-server-") as work:
+            _production_modules(node, npm, project, Path(work))
+            rootfs.directory("app")  # 0755, not the temporary folder's 0700
+            rootfs.tree(Path(work), "app")
+
+    changes = [change for change in node_image.changes if not change.startswith(("WORKDIR", "CMD"))]
+    return Recipe(
+        name,
+        (*changes, "WORKDIR /app", "USER node", 'CMD ["node", "server.js"]'),
+        (*node_image.inputs, *sources),
+        fill,
+    )
+
+
+def _exec_form(value: str) -> list[str]:
+    """A Dockerfile ENTRYPOINT/CMD value: its JSON form, else its shell form under /bin/sh -c."""
+    if value.startswith("["):
+        parsed = json.loads(value)
+        if isinstance(parsed, list) and all(isinstance(part, str) for part in parsed):
+            return parsed
+        raise ValueError(f"not a list of strings: {value}")
+    return ["/bin/sh", "-c", value]
+
+
+def image_config(changes: Sequence[str]) -> dict[str, object]:
+    """The `config` of an OCI image config from Dockerfile-style lines (ENV, ENTRYPOINT, CMD, WORKDIR,
+    USER, EXPOSE), as `docker import --change` reads them."""
+    env: dict[str, str] = {}
+    exposed: dict[str, dict[str, str]] = {}
+    config: dict[str, object] = {}
+    for change in changes:
+        instruction, _, value = change.strip().partition(" ")
+        instruction, value = instruction.upper(), value.strip()
+        if instruction == "ENV":
+            key, _, setting = value.partition("=")
+            env[key] = setting
+        elif instruction in {"ENTRYPOINT", "CMD"}:
+            config[instruction.capitalize()] = _exec_form(value)
+        elif instruction == "WORKDIR":
+            config["WorkingDir"] = value
+        elif instruction == "USER":
+            config["User"] = value
+        elif instruction == "EXPOSE":
+            exposed |= {port if "/" in port else f"{port}/tcp": {} for port in value.split()}
+        else:
+            raise ValueError(f"unsupported image change: {change}")
+    if exposed:
+        config["ExposedPorts"] = exposed
+    if env:
+        config["Env"] = [f"{key}={setting}" for key, setting in env.items()]
+    return config
+
+
+def qualified_name(name: str) -> str:
+    """An image name as containerd and the CRI know it: docker.io/library/redis:7-alpine for redis:7-alpine."""
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name if rest else f'library/{name}'}"
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last or "@" in last else f"{name}:latest"
+
+
+def _blob(data: bytes) -> tuple[str, bytes]:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}", data
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as content:
+        while chunk := content.read(1 << 20):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _oci_metadata(recipe: Recipe, layer: str, layer_size: int) -> dict[str, bytes]:
+    """The archive's small files by path: the image config and manifest blobs, oci-layout and
+    index.json (`ctr images import` takes the io.containerd.image.name annotation as the image's
+    name), and docker's manifest.json (for `docker load`; ctr reads it only when index.json is absent)."""
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": image_config(recipe.changes),
+        "rootfs": {"type": "layers", "diff_ids": [layer]},
+        "history": [{"created_by": f"flowspace testbed/images.py: {recipe.name}"}],
+    }
+    config_digest, config_data = _blob(json.dumps(config, sort_keys=True).encode())
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_data)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": layer_size}],
+    }
+    manifest_digest, manifest_data = _blob(json.dumps(manifest, sort_keys=True).encode())
+    qualified = qualified_name(recipe.name)
+    annotations = {"io.containerd.image.name": qualified, "org.opencontainers.image.ref.name": recipe.name}
+    descriptor = {"mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": len(manifest_data)}
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{**descriptor, "annotations": annotations}]}
+    docker_manifest = [
+        {"Config": _blob_path(config_digest), "RepoTags": [recipe.name], "Layers": [_blob_path(layer)]},
+    ]
+    return {
+        "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
+        "index.json": json.dumps(index).encode(),
+        "manifest.json": json.dumps(docker_manifest).encode(),
+        _blob_path(config_digest): config_data,
+        _blob_path(manifest_digest): manifest_data,
+    }
+
+
+def _blob_path(digest: str) -> str:
+    return f"blobs/sha256/{digest.removeprefix('sha256:')}"
+
+
+def oci_archive(recipe: Recipe) -> Path:
+    """The recipe's (cached) root filesystem tarball as a one-layer OCI image archive, cached beside
+    it: `ctr images import` tags it as the recipe's name (docker.io/library/… for a short name)."""
+    tarball = build_tarball(recipe)
+    target = tarball.with_name(f"{tarball.stem}.oci.tar")
+    if target.is_file():
+        return target
+    with _locked(tarball.parent / f".{_slug(recipe.name)}.lock"):
+        if target.is_file():
+            return target
+        layer = _file_digest(tarball)
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+        try:
+            with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+                for path, data in _oci_metadata(recipe, layer, tarball.stat().st_size).items():
+                    info = tarfile.TarInfo(path)
+                    info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                    archive.addfile(info, io.BytesIO(data))
+                archive.add(tarball, _blob_path(layer), recursive=False)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return target

@@ -1,5 +1,6 @@
 """Two LiveKit participants in one room with the real client SDK: one publishes a tone, the other
 counts the audio frames it receives. Prints JSON. Usage: livekit_call.py URL API_KEY API_SECRET
+[LISTENER_URL] (the listener joins through another LiveKit node when given; the room's node relays).
 The test CA comes from SSL_CERT_FILE.
 """
 
@@ -41,7 +42,7 @@ async def speak(source: rtc.AudioSource, until: asyncio.Event) -> None:
         await source.capture_frame(frame)
 
 
-async def call(url: str, key: str, secret: str) -> dict[str, object]:
+async def call(url: str, key: str, secret: str, listener_url: str | None = None) -> dict[str, object]:
     speaker, listener = rtc.Room(), rtc.Room()
     received = asyncio.Event()
     counted = {"frames": 0, "loud": 0}
@@ -62,7 +63,7 @@ async def call(url: str, key: str, secret: str) -> dict[str, object]:
         if track.kind == rtc.TrackKind.KIND_AUDIO:
             counting.append(asyncio.ensure_future(count(track)))
 
-    await listener.connect(url, token(key, secret, "listener"))
+    await listener.connect(listener_url or url, token(key, secret, "listener"))
     await speaker.connect(url, token(key, secret, "speaker"))
     source = await publish_tone(speaker)
 
@@ -80,7 +81,7 @@ async def call(url: str, key: str, secret: str) -> dict[str, object]:
 
 def main() -> None:
     try:
-        result = asyncio.run(asyncio.wait_for(call(*sys.argv[1:4]), 60))
+        result = asyncio.run(asyncio.wait_for(call(*sys.argv[1:5]), 60))
     except Exception as error:  # what failed is the answer, e.g. no ICE candidate pair
         result = {"ok": False, "error": f"{error.__class__.__name__}: {error}"}
     print(json.dumps(result), flush=True)

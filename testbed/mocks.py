@@ -148,6 +148,12 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
         }
     if typ == "oci:Core/publicIp:PublicIp":
         return {"ipAddress": RESERVED_IP}
+    if typ == "oci:ContainerEngine/nodePool:NodePool":
+        size = int((inputs.get("nodeConfigDetails") or {}).get("size") or 0)
+        return {"nodes": [{"publicIp": f"198.51.100.{11 + n}", "privateIp": f"10.0.0.{11 + n}"} for n in range(size)]}
+    if typ == "kubernetes:core/v1:Service":
+        # A ClusterIP per Service, as the API server allocates one.
+        return {"spec": {**inputs.get("spec", {}), "clusterIP": f"10.96.0.{sum(name.encode()) % 200 + 10}"}}
     if typ == "random:index/randomPassword:RandomPassword":
         return {"result": "s" * int(inputs.get("length", 16))}
     if typ == "random:index/randomString:RandomString":

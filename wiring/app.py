@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pulumi
 
 from components.host import Host
@@ -44,7 +46,15 @@ def rollout(
     return Rollout("rollout", args)
 
 
-def app_values(config: StackConfig, rollout: Rollout) -> dict[str, pulumi.Input[str]]:
+class Serving(Protocol):
+    """What serves the app, on a server (Rollout) or a cluster (Workloads)."""
+
+    livekit_api_key: pulumi.Output[str]
+    livekit_api_secret: pulumi.Output[str]
+    metrics_token: pulumi.Output[str]
+
+
+def app_values(config: StackConfig, rollout: Serving) -> dict[str, pulumi.Input[str]]:
     """Every value the app reads, by its output name."""
     urls: dict[str, pulumi.Input[str]] = dict(public_urls(config.edge.socket.name, config.edge.livekit.name))
     return {

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 
 from components.dns_records import DnsRecords, DnsRecordsArgs
-from components.host import Host
 from components.origin_certificate import OriginCertificate, OriginCertificateArgs
-from components.rollout import Rollout
 from components.turn_certificate import TurnCertificate, TurnCertificateArgs
 from config import StackConfig
 from model.ports import TURN_TLS
@@ -32,15 +32,27 @@ def turn_certificate(config: StackConfig) -> TurnCertificate | None:
     return certificate
 
 
-def dns_records(config: StackConfig, host: Host, serving: Rollout, imports: dict[str, str]) -> list[pulumi.Resource]:
+def dns_records(
+    config: StackConfig, addresses: Sequence[pulumi.Input[str]], serving: pulumi.Resource, imports: dict[str, str]
+) -> list[pulumi.Resource]:
+    """`addresses`: the server's, or each node's of a cluster."""
     edge, cutover = config.edge, config.cutover
     if edge.zone_id is None:
         return []
     direct = [config.turn.hostname] if config.turn else []
-    points_to = cutover.dns_target_ip or host.public_ip
+    first, *more = addresses
+    points_to = cutover.dns_target_ip or first
     extra = edge.strict_tls_extra_hostnames
     args = DnsRecordsArgs(
-        edge.zone_id, edge.hostnames, points_to, edge.tls_scope, config.project, extra, imports, direct
+        edge.zone_id,
+        edge.hostnames,
+        points_to,
+        edge.tls_scope,
+        config.project,
+        extra,
+        imports,
+        direct,
+        [] if cutover.dns_target_ip else more,
     )
     # The records move to the new host only once it serves (its release passed the health gate).
     return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]

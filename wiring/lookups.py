@@ -29,6 +29,7 @@ from model.adoption import (
     vercel_variable_to_adopt,
 )
 from model.app_env import APP_VARIABLES
+from model.cluster import OKE_KUBERNETES_VERSION
 from model.compute import Placement, pick_availability_domain
 from model.problems import Problem
 
@@ -74,8 +75,30 @@ def _placement(config: StackConfig, problems: list[Problem]) -> Placement | None
     except ValueError as error:
         problems.append(Problem(AVAILABILITY_DOMAIN.name, str(error), AVAILABILITY_DOMAIN.set_command("0")))
         return None
-    image_id = wanted.image_id or _newest_image(compartment, wanted.shape, problems)
+    if wanted.image_id:
+        image_id: str | None = wanted.image_id
+    elif config.cluster:
+        image_id = _newest_node_image(compartment, problems)
+    else:
+        image_id = _newest_image(compartment, wanted.shape, problems)
     return Placement(domain, image_id) if image_id else None
+
+
+def _newest_node_image(compartment: str, problems: list[Problem]) -> str | None:
+    """OKE's own A1 node image for the cluster's Kubernetes version: OKE names them
+    `Oracle-Linux-<release>-aarch64-<date>-<n>-OKE-<version>-<build>`, so the greatest name is the newest."""
+    version = f"OKE-{OKE_KUBERNETES_VERSION.lstrip('v')}-"
+    sources = oci.containerengine.get_node_pool_option(node_pool_option_id="all", compartment_id=compartment).sources
+    fitting = sorted(
+        (source for source in sources or [] if "aarch64" in source.source_name and version in source.source_name),
+        key=lambda source: source.source_name,
+        reverse=True,
+    )
+    if not fitting:
+        message = f"no OKE aarch64 node image for Kubernetes {OKE_KUBERNETES_VERSION} was found in this region"
+        problems.append(Problem(IMAGE_ID.name, message, IMAGE_ID.set_command()))
+        return None
+    return str(fitting[0].image_id)
 
 
 def _newest_image(compartment: str, shape: str, problems: list[Problem]) -> str | None:

@@ -1,0 +1,62 @@
+"""The cluster kind: the OKE cluster and its nodes, then the services on them."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.oke import OkeCluster, OkeClusterArgs
+from components.origin_certificate import OriginCertificate
+from components.workloads import Workloads, WorkloadsArgs
+from config import StackConfig
+from model.cluster import WorkloadSettings
+from model.compute import Placement
+from model.ports import Ingress
+
+
+def cluster(
+    config: StackConfig,
+    ingress: pulumi.Output[Ingress],
+    placement: Placement | None,
+    certificate: OriginCertificate | None,
+) -> tuple[OkeCluster, Workloads]:
+    shape, image = config.cluster.shape if config.cluster else None, config.socket_server.image
+    # The config refuses a cluster without these (config.consistency.check_cluster, the edge's zone).
+    assert config.cluster and shape and placement and certificate and image, "a cluster stack is checked first"
+    net = config.network
+    oke_args = OkeClusterArgs(
+        config.compartment_id,
+        config.project,
+        shape,
+        placement,
+        net.vcn_cidr,
+        net.subnet_cidr,
+        ingress,
+        net.admin_ssh_public_keys,
+    )
+    nodes = OkeCluster("cluster", oke_args)
+    provider = k8s.Provider("cluster", kubeconfig=nodes.kubeconfig, opts=pulumi.ResourceOptions(parent=nodes))
+    settings = WorkloadSettings(
+        socket_hostname=config.edge.socket.name,
+        livekit_hostname=config.edge.livekit.name,
+        socket_server_image=image,
+        socket_server_replicas=config.cluster.socket_server_replicas,
+        # An OKE node's public IP is a NAT of its own: LiveKit finds it by STUN.
+        node_address="stun",
+        node_cidrs=(net.subnet_cidr,),
+        allowed_origins=config.socket_server.allowed_origins,
+        environment=config.socket_server.environment,
+    )
+    workloads_args = WorkloadsArgs(
+        settings,
+        provider,
+        origin_certificate=certificate.certificate_pem,
+        origin_key=certificate.private_key_pem,
+        livekit_api_key=config.cutover.livekit_api_key,
+        livekit_api_secret=config.cutover.livekit_api_secret,
+        app_secret_environment=config.socket_secrets.environment,
+    )
+    workloads = Workloads("workloads", workloads_args)
+    pulumi.export("cluster_id", nodes.cluster_id)
+    pulumi.export("node_public_ips", nodes.node_public_ips)
+    return nodes, workloads
