@@ -164,3 +164,26 @@ def test_the_cost_of_each_step_in_the_docs_is_the_estimator_s() -> None:
     for nodes, ocpus, memory, usd in rows:
         machines = [allowance.Instance(float(ocpus), float(memory), allowance.BOOT_VOLUME_MIN_GB)] * int(nodes)
         assert allowance.estimate_monthly_cost(machines, payg).total_usd == float(usd), (nodes, ocpus, memory)
+
+
+def test_rolling_a_cutover_back_leads_each_hostname_to_the_old_server_only() -> None:
+    """dnsTargetIp on a cluster stack: one record per hostname, at the server it came from."""
+    run = deploy({"flowspace:dnsTargetIp": "144.24.72.143"})
+    records = [reveal(r.inputs) for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")]
+    assert sorted((record["name"], record["content"]) for record in records) == [
+        ("space-livekit.flow-coder.com", "144.24.72.143"),
+        ("space-socket.flow-coder.com", "144.24.72.143"),
+    ]
+    # The workloads keep running: rolling back moves the edge, not the cluster.
+    assert run.of_type("kubernetes:apps/v1:Deployment")
+
+
+def test_the_edge_moves_only_after_the_workloads_and_vercel_after_the_edge() -> None:
+    run = deploy({"flowspace:vercelProjectId": "prj_abc123", "flowspace:vercelTeamId": "team_flowcoder"})
+    dns = run.one("flowspace:edge:DnsRecords")
+    # Waiting on the component is waiting on each of its objects, rollouts included.
+    for workload in ("socket-server-deployment", "livekit-daemonset", "caddy-daemonset", "redis-deployment"):
+        assert any(urn.endswith(f"::workloads-{workload}") for urn in dns.dependencies), workload
+    vercel = run.one("flowspace:app:VercelEnv")
+    records = {r.urn for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    assert len(records) == 4 and records <= set(vercel.dependencies)
