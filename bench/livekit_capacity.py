@@ -1,4 +1,6 @@
-"""Benchmark: how many voice participants one core of livekit-server carries, on the e2e site.
+"""Benchmark: how many voice participants one core of livekit-server carries, on the e2e site or
+(`--cluster`) on the cluster kind's workloads in the test cluster (LiveKit in its pod on the node's
+network, signaling through Caddy's pod).
 
 Rooms of 8 where everyone speaks and hears everyone else (the heaviest shape a conversation takes
 in a space): every participant publishes one Opus-sized audio track, 50 packets a second, and is
@@ -10,7 +12,7 @@ lost, p99 delivery latency passes 100 ms, or a participant or track is missing.
 
 Run as root from the repository root:
   LIVEKIT_SERVER=$(scripts/build-livekit-server) LIVEKIT_CLIENT=$(scripts/build-livekit-client) \
-    .venv/bin/python -m bench.livekit_capacity [--payload BYTES] [ROOMS ...]
+    .venv/bin/python -m bench.livekit_capacity [--cluster] [--payload BYTES] [ROOMS ...]
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from testbed.cluster import single_node_cluster
+from testbed.cluster_stack import deployed_workloads
 from testbed.cpu import CLIENT_CORE, SERVER_CORE, pin_to_server_core
 from testbed.site import running_site
-from testbed.voice_load import MEASURE_SECONDS, PACKETS_PER_SECOND, ROOM_SIZE, livekit_pid, step, verdict
+from testbed.voice_load import MEASURE_SECONDS, PACKETS_PER_SECOND, ROOM_SIZE, LoadTarget, site_target, step, verdict
 
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8, 10)
 # livekit-server gets this share of its core (a CFS quota), so that the generator, which spends
@@ -55,20 +59,34 @@ def cpu_share(pid: int, share: float) -> Iterator[None]:
         CGROUP.rmdir()
 
 
+@contextmanager
+def load_target(on_cluster: bool, scratch: Path) -> Iterator[LoadTarget]:
+    if on_cluster:
+        with (
+            single_node_cluster(scratch / "cluster") as cluster,
+            deployed_workloads(cluster, scratch / "stack") as stack,
+        ):
+            yield stack.load_target()
+    else:
+        with running_site(scratch) as site:
+            yield site_target(site)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payload", type=int, default=80, help="bytes per packet (80: voice; ~1,100: video-sized)")
+    parser.add_argument("--cluster", action="store_true", help="measure the cluster kind's LiveKit pod")
     parser.add_argument("rooms", type=int, nargs="*", help=f"the numbers of rooms to step through (default {STEPS})")
     arguments = parser.parse_args()
     generator = os.environ.get("LIVEKIT_CLIENT", "")
     assert generator and Path(generator).exists(), "LIVEKIT_CLIENT: build it with scripts/build-livekit-client"
-    with tempfile.TemporaryDirectory() as scratch, running_site(Path(scratch)) as site:
-        server_pid = livekit_pid(site)
+    with tempfile.TemporaryDirectory() as scratch, load_target(arguments.cluster, Path(scratch)) as target:
+        server_pid = target.server_pid
         pin_to_server_core(server_pid)
         rows = []
         with cpu_share(server_pid, SERVER_SHARE):
             for number, rooms in enumerate(arguments.rooms or STEPS):
-                figures = step(site, generator, number, rooms, arguments.payload)
+                figures = step(target, generator, number, rooms, arguments.payload)
                 figures["verdict"] = verdict(figures)
                 rows.append(figures)
                 print(json.dumps(figures), flush=True)

@@ -1,7 +1,7 @@
-"""One step of voice load on the e2e site: rooms of 8 where everyone publishes Opus-sized audio,
-50 packets a second, and hears the 7 others, from the pion-based load generator
-(`livekit-client load`) through Caddy and the host firewall, with the server's CPU over exactly the
-measuring window. Used by the e2e suite and by bench/livekit_capacity.py, which steps it up."""
+"""One step of voice load on a LiveKit (the e2e site's, or the cluster's): rooms of 8 where everyone
+publishes Opus-sized audio, 50 packets a second, and hears the 7 others, from the pion-based load
+generator (`livekit-client load`) through Caddy, with the server's CPU over exactly the measuring
+window. Used by the e2e suite and by bench/livekit_capacity.py, which steps it up."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.cpu import CLIENT_CORE, CLOCK_TICKS, SERVER_CORE, cpu_seconds
@@ -31,29 +32,44 @@ def core_busy_seconds(core: str) -> float:
     raise LookupError(f"no cpu{core} in /proc/stat")
 
 
-def livekit_pid(site: Site) -> int:
-    return site.service_pid("livekit")
+@dataclass(frozen=True)
+class LoadTarget:
+    """Where the generator runs and what it joins: its namespace, the CA it trusts, LiveKit's URL
+    and keys, and the livekit-server process whose CPU is measured."""
+
+    namespace: str
+    ca_file: Path
+    url: str
+    api_key: str
+    api_secret: str
+    server_pid: int
+
+
+def site_target(site: Site) -> LoadTarget:
+    return LoadTarget(
+        site.pair.client, site.ca_file, f"wss://{LIVEKIT_HOST}", API_KEY, API_SECRET, site.service_pid("livekit")
+    )
 
 
 def step(
-    site: Site,
+    target: LoadTarget,
     generator: str,
     step_number: int,
     rooms: int,
     payload: int,
     measure_seconds: int = MEASURE_SECONDS,
 ) -> dict[str, object]:
-    server_pid = livekit_pid(site)
+    server_pid = target.server_pid
     tokens = [
-        token(API_KEY, API_SECRET, f"r{room}-p{person}", room=f"step{step_number}-room{room}")
+        token(target.api_key, target.api_secret, f"r{room}-p{person}", room=f"step{step_number}-room{room}")
         for room in range(rooms)
         for person in range(ROOM_SIZE)
     ]
     tracks = rooms * ROOM_SIZE * (ROOM_SIZE - 1)
-    command = ["ip", "netns", "exec", site.pair.client, "taskset", "-c", CLIENT_CORE, generator, "load",
+    command = ["ip", "netns", "exec", target.namespace, "taskset", "-c", CLIENT_CORE, generator, "load",
                "-tracks", str(tracks), "-payload", str(payload), "-measure", f"{measure_seconds}s",
-               f"wss://{LIVEKIT_HOST}"]  # fmt: skip
-    environment = {**os.environ, "SSL_CERT_FILE": str(site.ca_file)}
+               target.url]  # fmt: skip
+    environment = {**os.environ, "SSL_CERT_FILE": str(target.ca_file)}
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment)
     assert process.stdin is not None and process.stdout is not None
     # Tokens on stdin: they are secrets, and a command line is not.

@@ -195,7 +195,7 @@ def test_3b_livekit_falls_back_to_tcp_when_udp_is_blocked(site: Site) -> None:
 
 def test_3c_the_capacity_benchmark_measures_a_room_of_voices(site: Site, livekit_client: str) -> None:
     """The benchmark's own machinery on one small step, so that its figures keep meaning something."""
-    figures = voice_load.step(site, livekit_client, 0, rooms=1, payload=80, measure_seconds=5)
+    figures = voice_load.step(voice_load.site_target(site), livekit_client, 0, rooms=1, payload=80, measure_seconds=5)
     assert voice_load.verdict(figures) == "", f"one room of voices is past the limit: {figures}"
     room = voice_load.ROOM_SIZE
     assert figures["tracks"] == room * (room - 1), figures

@@ -144,3 +144,25 @@ def test_prod_stack_passes_every_policy_with_its_config(prod_graph: list[tuple[s
 
 def test_prod_size_is_refused_against_the_2026_allowance(prod_graph: list[tuple[str, Mapping[str, Any]]]) -> None:
     assert violations("a1-within-allowance", prod_graph, {"allowance": "free-2026"})
+
+
+def cluster_graph(nodes: int) -> list[tuple[str, Mapping[str, Any]]]:
+    from tests.unit.test_cluster_stack import CLUSTER, INVOKES
+
+    # The program's own check would refuse more nodes than the allowance holds; accepting the cost
+    # lets the graph reach the policy pack, the guard that does not trust the program.
+    overrides = {**CLUSTER, "flowspace:clusterNodes": str(nodes), "flowspace:acceptedMonthlyCostUsd": "1000"}
+    run = run_program("prod", overrides=overrides, invokes=INVOKES)
+    return [(resource.typ, reveal(resource.inputs)) for resource in run.resources]
+
+
+def test_a_cluster_within_the_allowance_passes_every_policy() -> None:
+    graph = cluster_graph(2)
+    assert any(typ == "oci:ContainerEngine/nodePool:NodePool" for typ, _ in graph)
+    for policy in POLICIES:
+        assert violations(policy.name, graph, PROD_POLICY_CONFIG.get(policy.name, {})) == [], policy.name
+
+
+def test_a_cluster_beyond_the_allowance_is_refused_by_the_pack() -> None:
+    found = violations("a1-within-allowance", cluster_graph(3), PROD_POLICY_CONFIG.get("a1-within-allowance", {}))
+    assert found and "6 OCPU / 36 GB" in found[0], found
