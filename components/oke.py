@@ -37,7 +37,18 @@ class OkeClusterArgs:
 
 
 def _nth(index: int, addresses: list[str]) -> str:
+    if index >= len(addresses):
+        raise ValueError(
+            f"the node pool has {len(addresses)} active node(s) with a public IP, fewer than clusterNodes asks for: "
+            "check the pool in the OCI console (a node still launching, or failed) and run `pulumi up` again"
+        )
     return addresses[index]
+
+
+def _public_addresses(nodes: Sequence[oci.containerengine.outputs.NodePoolNode] | None) -> list[str]:
+    """The active nodes' public IPs, in a stable order (by node id): a node launching or leaving has none."""
+    active = [node for node in nodes or [] if node.state == "ACTIVE" and node.public_ip]
+    return [str(node.public_ip) for node in sorted(active, key=lambda node: str(node.id))]
 
 
 class OkeCluster(pulumi.ComponentResource):
@@ -73,7 +84,7 @@ class OkeCluster(pulumi.ComponentResource):
                 ),
             ),
             freeform_tags={},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.project.protect),
         )
         pool = oci.containerengine.NodePool(
             f"{name}-nodes",
@@ -101,7 +112,10 @@ class OkeCluster(pulumi.ComponentResource):
             ),
             ssh_public_key="\n".join(args.admin_ssh_public_keys) or None,
             freeform_tags={},
-            opts=child,
+            # A newer OKE image is taken by cycling the pool on purpose, never by an `up` that happens to run.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.project.protect, ignore_changes=["nodeSourceDetails.imageId"]
+            ),
         )
         config = oci.containerengine.get_cluster_kube_config_output(
             cluster_id=oke.id, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -109,7 +123,7 @@ class OkeCluster(pulumi.ComponentResource):
 
         self.cluster_id = oke.id
         self.kubeconfig = pulumi.Output.secret(config.content)
-        self.node_public_ips = pool.nodes.apply(lambda nodes: [str(found.public_ip) for found in nodes or []])
+        self.node_public_ips = pool.nodes.apply(_public_addresses)
         self.register_outputs({"cluster_id": self.cluster_id, "node_public_ips": self.node_public_ips})
 
     def node_addresses(self, count: int) -> list[pulumi.Output[str]]:

@@ -8,7 +8,7 @@ awaits each rollout (a Deployment is done when its new pods are ready, not when 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,8 @@ class WorkloadsArgs:
     livekit_api_secret: pulumi.Input[str] | None = None
     # The app's secret NAME=value lines (socketServerSecretEnv).
     app_secret_environment: pulumi.Input[str] | None = None
+    # Whose client-address headers Caddy believes (the edge's ranges); none: private ranges only.
+    trusted_proxies: pulumi.Input[Sequence[str]] = ()
 
 
 def _digest(*texts: str) -> str:
@@ -66,6 +68,7 @@ class Workloads(pulumi.ComponentResource):
         self._name = name
         self._opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         settings = args.settings
+        self._after: list[pulumi.Resource] = []
         namespace = self._declare(manifests.namespace())
         self._after = [namespace]
 
@@ -119,8 +122,8 @@ class Workloads(pulumi.ComponentResource):
             )
             for secret_name, app in manifests.SECRET_APPS.items()
         }
-        # Not secret: a digest of 40-character random values says nothing about them.
-        digests = rendered.apply(
+        # Not secret: each digest covers a random value of 40 characters or more, and says nothing of it.
+        digests = pulumi.Output.unsecret(rendered).apply(
             lambda by_name: {
                 app: _digest(
                     *(
@@ -133,14 +136,22 @@ class Workloads(pulumi.ComponentResource):
             }
         )
         caddyfile = manifests.caddyfile_config_map("")
-        caddy_text = socket_ip.apply(lambda ip: manifests.caddyfile(settings, ip))
+        caddy_text = pulumi.Output.all(socket_ip, args.trusted_proxies).apply(
+            lambda found: manifests.caddyfile(settings, found[0], found[1])
+        )
         caddy_config = self._declare(caddyfile, data=caddy_text.apply(lambda text: {manifests.CADDYFILE_NAME: text}))
 
         self._after = [namespace, *secrets.values()]
         self._declare(redis_deployment, template_digest=digests[cluster.REDIS])
         for policy in manifests.network_policies(settings.node_cidrs):
             self._declare(policy)
-        self._declare(manifests.livekit(settings), template_digest=digests[cluster.LIVEKIT])
+        # Each node drains its rooms before the next one rolls: `up` waits for all of them.
+        rolling = f"{(manifests.LIVEKIT_DRAIN_SECONDS * settings.nodes) // 60 + 10}m"
+        self._declare(
+            manifests.livekit(settings),
+            template_digest=digests[cluster.LIVEKIT],
+            custom_timeouts=pulumi.CustomTimeouts(create=rolling, update=rolling),
+        )
         self._declare(socket_deployment, template_digest=digests[cluster.SOCKET_SERVER])
         self._after.append(caddy_config)
         caddy_digest = pulumi.Output.all(digests[cluster.CADDY], caddy_text).apply(lambda d: _digest(*d))
@@ -177,6 +188,7 @@ class Workloads(pulumi.ComponentResource):
         self,
         manifest: Mapping[str, Any],
         template_digest: pulumi.Input[str] | None = None,
+        custom_timeouts: pulumi.CustomTimeouts | None = None,
         **overrides: Any,
     ) -> pulumi.CustomResource:
         kind, metadata = manifest["kind"], manifest["metadata"]
@@ -188,6 +200,7 @@ class Workloads(pulumi.ComponentResource):
             fields["spec"] = {**spec, "template": template}
         fields.update(overrides)
         opts = pulumi.ResourceOptions.merge(
-            self._opts, pulumi.ResourceOptions(depends_on=list(getattr(self, "_after", [])))
+            self._opts,
+            pulumi.ResourceOptions(depends_on=list(self._after), custom_timeouts=custom_timeouts),
         )
         return _KINDS[kind](f"{self._name}-{metadata['name']}-{kind.lower()}", **fields, opts=opts)

@@ -185,10 +185,10 @@ def read_stack_config() -> StackConfig:
         config = load_stack_config(PulumiConfigSource(), pulumi.get_stack(), turn.cloudflare_token())
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
-    if config.existing_server is None and config.cost_alerts is None and config.cluster is None:
+    if config.existing_server is None and config.cost_alerts is None:
         pulumi.log.warn(
             f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
-            f"costs money. {cost.ALERT_EMAIL.set_command()}"
+            f"costs money. {cost.ALERT_EMAIL.set_command() if config.cluster is None else cost.NO_CLUSTER_ALERTS}"
         )
     host = config.existing_server
     if host is not None and host.host_key is None:

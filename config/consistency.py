@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config import app, cluster, cost, edge, existing, socket_env, turn
+from config import app, cluster, compute, cost, edge, existing, socket_env, turn
 from config.edge import EdgeConfig
 from config.reader import Reader
 from model.app import SocketServer
@@ -71,6 +71,12 @@ def check_cluster(reader: Reader, *, on_server: bool, server: SocketServer, turn
             "TURN over TLS on 443 needs the single server's firewall split; a cluster offers TURN over UDP only",
             f"pulumi config rm {turn.TURN_HOSTNAME.full_name}",
         )
+    for key, because in (
+        (app.HEALTH_GATE_SECONDS, "a cluster's gate is its pods' readiness, which the provider waits for"),
+        (compute.MAINTENANCE_WINDOW, "OKE nodes take updates when the node pool is cycled, not in a window"),
+    ):
+        if reader.raw(key) is not None:
+            reader.problem(key, f"would be ignored on a cluster: {because}", f"pulumi config rm {key.full_name}")
     if alerts:
         reader.problem(
             cost.ALERT_EMAIL,

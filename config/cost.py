@@ -87,6 +87,8 @@ KEYS = (
     BUDGET_AMOUNT_USD,
     TENANCY_ID,
 )
+# A cluster has no cost guard yet (docs/cluster.md): what its operator does instead.
+NO_CLUSTER_ALERTS = "A cluster has no cost guard yet: set an OCI budget alert on the tenancy (docs/cluster.md)"
 # Ten times the free allowance: anything above is a typo, not a plan.
 MAX_EGRESS_TB = 100
 # OCI's budgets go far higher, but a stack that means to stay free has no use for more.
@@ -117,7 +119,9 @@ def replacement_exceeds_allowance(reader: Reader, instance: InstanceSpec, cluste
         smaller = f"{OCPUS.set_command(str(int(a1.ocpus)))} && {MEMORY_GB.set_command(str(int(a1.memory_gb)))}"
         if cluster:
             size = f"{cluster.shape.describe()} ({CLUSTER_NODES.name})"
-            fitting = max(1, int(a1.ocpus // instance.ocpus))
+            free_ocpus = a1.ocpus - sum(other.ocpus for other in others)
+            free_memory = a1.memory_gb - sum(other.memory_gb for other in others)
+            fitting = max(1, int(min(free_ocpus // instance.ocpus, free_memory // instance.memory_gb)))
             smaller = f"{CLUSTER_NODES.set_command(str(fitting))} (or smaller nodes)"
         reader.problem(
             CLUSTER_NODES if cluster else OCPUS,

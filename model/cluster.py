@@ -59,7 +59,9 @@ class WorkloadSettings:
     node_cidrs: tuple[str, ...]
     allowed_origins: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
-    # Peers whose client-address headers Caddy believes (Cloudflare's ranges); none: private ranges.
-    trusted_proxies: tuple[str, ...] = ()
     # Never: the images are on the nodes already (a cluster without a registry).
     image_pull_policy: str = "IfNotPresent"
+    # LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET for the socket server (socketServerLivekitAccess).
+    livekit_access: bool = False
+    # How many nodes LiveKit rolls over, one after the other.
+    nodes: int = 1

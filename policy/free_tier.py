@@ -113,6 +113,17 @@ def check_free_tier_tag(resource_type: str, props: Mapping[str, Any]) -> list[st
     return ["instance lacks the freeform tag always-free=true that marks it as Always Free"]
 
 
+def check_cluster_object(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Objects whose controllers create OCI resources outside this pack's sight."""
+    if resource_type == "kubernetes:core/v1:Service" and (props.get("spec") or {}).get("type") == "LoadBalancer":
+        return [
+            "a Service of type LoadBalancer makes OKE create an OCI load balancer of its own choosing; it may be billed"
+        ]
+    if resource_type == "kubernetes:core/v1:PersistentVolumeClaim":
+        return ["a PersistentVolumeClaim makes OKE create a block volume (50 GB at least), outside the 200 GB count"]
+    return []
+
+
 def _instances(resources: Iterable[Resource]) -> list[Mapping[str, Any]]:
     """Every machine the stack runs, as an instance's properties: a node pool's nodes are `size` of them."""
     machines: list[Mapping[str, Any]] = []
@@ -237,6 +248,12 @@ POLICIES = [
     _resource_policy("free-compute-shapes", "Instances use A1 Flex or E2.1.Micro shapes only.", MANDATORY, check_shape),
     _resource_policy(
         "no-paid-load-balancer", "Load balancers are the free flexible 10 Mbps shape.", MANDATORY, check_load_balancer
+    ),
+    _resource_policy(
+        "no-billed-cluster-objects",
+        "No Kubernetes object makes OKE create a load balancer or a volume.",
+        MANDATORY,
+        check_cluster_object,
     ),
     _resource_policy(
         "free-cluster-type", "OKE clusters are Basic (a free control plane).", MANDATORY, check_cluster_type

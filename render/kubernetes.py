@@ -48,6 +48,14 @@ SECRET_APPS: dict[str, str] = {
     SOCKET_SERVER_REDIS: cluster.SOCKET_SERVER,
     SOCKET_SERVER_SECRETS: cluster.SOCKET_SERVER,
 }
+# What each pod is guaranteed (the scheduler places by it; under memory pressure a pod above its
+# request goes first). LiveKit, the media work, has no CPU ceiling: it takes what the node has.
+REQUESTS: dict[str, dict[str, Any]] = {
+    cluster.LIVEKIT: {"requests": {"cpu": "500m", "memory": "512Mi"}},
+    cluster.SOCKET_SERVER: {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+    cluster.CADDY: {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+    cluster.REDIS: {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+}
 REDIS_UID = 999
 NODE_UID = 1000
 # Nothing in these containers needs a capability, a privilege gain or a writable image.
@@ -124,7 +132,7 @@ def redis(settings: WorkloadSettings) -> list[Manifest]:
         "args": [REDIS_CONFIG_IN_CONTAINER],
         "ports": [{"containerPort": port, "name": ports.REDIS.name}],
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": PROBE_PERIOD_SECONDS},
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": REQUESTS[cluster.REDIS],
         "volumeMounts": [{"name": "config", "mountPath": str(PurePosixPath(REDIS_CONFIG_IN_CONTAINER).parent)}],
         "securityContext": HARDENED,
     }
@@ -167,6 +175,7 @@ def livekit(settings: WorkloadSettings) -> Manifest:
         "args": ["--config", LIVEKIT_CONFIG_IN_CONTAINER],
         "env": node_ip if settings.node_address == "node" else [],
         "readinessProbe": _wget_probe(f"http://127.0.0.1:{ports.LIVEKIT_SIGNALING.port}/"),
+        "resources": REQUESTS[cluster.LIVEKIT],
         "volumeMounts": [
             {"name": "config", "mountPath": LIVEKIT_CONFIG_IN_CONTAINER, "subPath": layout.LIVEKIT_CONFIG},
             {"name": "config", "mountPath": KEY_FILE_IN_CONTAINER, "subPath": layout.LIVEKIT_KEY_FILE},
@@ -201,6 +210,7 @@ def socket_server(settings: WorkloadSettings) -> list[Manifest]:
         "PORT": str(port),
         "CORS_ORIGINS": " ".join(settings.allowed_origins),
         **dict(settings.environment),
+        **({"LIVEKIT_URL": f"https://{settings.livekit_hostname}"} if settings.livekit_access else {}),
     }
     container = {
         "name": cluster.SOCKET_SERVER,
@@ -214,7 +224,17 @@ def socket_server(settings: WorkloadSettings) -> list[Manifest]:
             "periodSeconds": PROBE_PERIOD_SECONDS,
             "failureThreshold": PROBE_FAILURES,
         },
+        "resources": REQUESTS[cluster.SOCKET_SERVER],
+        # The image is read-only; /tmp is the one place an app may write.
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": {**HARDENED, "runAsNonRoot": True, "runAsUser": NODE_UID},
+    }
+    spread = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}
+    pods = {
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        # One node's loss takes as few of them as it can.
+        "topologySpreadConstraints": [{**spread, "labelSelector": {"matchLabels": {"app": cluster.SOCKET_SERVER}}}],
     }
     deployment = {
         "apiVersion": "apps/v1",
@@ -224,14 +244,15 @@ def socket_server(settings: WorkloadSettings) -> list[Manifest]:
             "replicas": settings.socket_server_replicas,
             # A new pod takes traffic before an old one stops; the old pods' sockets end with them.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            **_pods(cluster.SOCKET_SERVER, {"containers": [container]}),
+            **_pods(cluster.SOCKET_SERVER, pods),
         },
     }
     return [deployment, _service(cluster.SOCKET_SERVER, port)]
 
 
-def caddyfile(settings: WorkloadSettings, socket_address: str) -> str:
-    """The single box's Caddyfile, with the socket server's Service as its upstream."""
+def caddyfile(settings: WorkloadSettings, socket_address: str, trusted_proxies: Sequence[str] = ()) -> str:
+    """The single box's Caddyfile, with the socket server's Service as its upstream; client
+    addresses in headers are believed from `trusted_proxies` (the edge's ranges) only."""
     sites = (
         Site(
             settings.socket_hostname,
@@ -241,7 +262,7 @@ def caddyfile(settings: WorkloadSettings, socket_address: str) -> str:
         ),
         Site(settings.livekit_hostname, f"to 127.0.0.1:{ports.LIVEKIT_SIGNALING.port}", "/"),
     )
-    return render_caddyfile(sites, settings.trusted_proxies)
+    return render_caddyfile(sites, trusted_proxies)
 
 
 def caddy() -> Manifest:
@@ -252,6 +273,7 @@ def caddy() -> Manifest:
         "args": ["caddy", "run", "--config", CADDY_CONFIG_IN_CONTAINER, "--adapter", "caddyfile"],
         "envFrom": [{"secretRef": {"name": CADDY_ENVIRONMENT}}],
         "readinessProbe": _wget_probe(f"http://127.0.0.1:{ports.CADDY_HEALTH.port}/health"),
+        "resources": REQUESTS[cluster.CADDY],
         "volumeMounts": [
             {"name": "caddyfile", "mountPath": CADDY_CONFIG_IN_CONTAINER, "subPath": layout.CADDYFILE},
             {"name": "tls", "mountPath": f"{IN_CONTAINER}/{CERTIFICATE_DIR}", "readOnly": True},
@@ -326,6 +348,11 @@ def network_policies(node_cidrs: Sequence[str]) -> list[Manifest]:
     ]
 
 
+def _app_secrets(settings: WorkloadSettings, values: WorkloadSecrets) -> dict[str, str]:
+    access = {"LIVEKIT_API_KEY": values.livekit_api_key, "LIVEKIT_API_SECRET": values.livekit_api_secret}
+    return {**dict(values.app_environment), **(access if settings.livekit_access else {})}
+
+
 def secrets(settings: WorkloadSettings, values: WorkloadSecrets, redis_address: str) -> list[Manifest]:
     livekit_yaml = dump(livekit_document(settings, redis_address, values.redis_password))
     redis_url = f"redis://:{values.redis_password}@{redis_address}:{ports.REDIS.port}"
@@ -353,5 +380,5 @@ def secrets(settings: WorkloadSettings, values: WorkloadSecrets, redis_address: 
             cluster.REDIS,
         ),
         _secret(SOCKET_SERVER_REDIS, {REDIS_URL_VARIABLE: redis_url}, cluster.SOCKET_SERVER),
-        _secret(SOCKET_SERVER_SECRETS, dict(values.app_environment), cluster.SOCKET_SERVER),
+        _secret(SOCKET_SERVER_SECRETS, _app_secrets(settings, values), cluster.SOCKET_SERVER),
     ]

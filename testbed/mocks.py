@@ -78,6 +78,8 @@ class Registration:
     import_id: str = ""
     # The `aliases` option, as the engine receives them (e.g. {"noParent": True}).
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # The `custom_timeouts` option ({"create": "10m", ...}; empty when none).
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,12 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
         return {"ipAddress": RESERVED_IP}
     if typ == "oci:ContainerEngine/nodePool:NodePool":
         size = int((inputs.get("nodeConfigDetails") or {}).get("size") or 0)
-        return {"nodes": [{"publicIp": f"198.51.100.{11 + n}", "privateIp": f"10.0.0.{11 + n}"} for n in range(size)]}
+        return {
+            "nodes": [
+                {"id": f"ocid1.instance.oc1..node{n}", "state": "ACTIVE", "publicIp": f"198.51.100.{11 + n}"}
+                for n in range(size)
+            ]
+        }
     if typ == "kubernetes:core/v1:Service":
         # A ClusterIP per Service, as the API server allocates one.
         return {"spec": {**inputs.get("spec", {}), "clusterIP": f"10.96.0.{sum(name.encode()) % 200 + 10}"}}
@@ -217,6 +224,9 @@ class _RecordingMonitor(mocks.MockMonitor):
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     import_id=request.importId,
                     aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
+                    custom_timeouts=json_format.MessageToDict(request.customTimeouts)
+                    if request.HasField("customTimeouts")
+                    else {},
                 )
             )
         return response

@@ -9,7 +9,7 @@ from components.oke import OkeCluster, OkeClusterArgs
 from components.origin_certificate import OriginCertificate
 from components.workloads import Workloads, WorkloadsArgs
 from config import StackConfig
-from model.cluster import WorkloadSettings
+from model.cluster import OKE_PODS_CIDR, WorkloadSettings
 from model.compute import Placement
 from model.ports import Ingress
 
@@ -43,7 +43,11 @@ def cluster(
         socket_server_replicas=config.cluster.socket_server_replicas,
         # An OKE node's public IP is a NAT of its own: LiveKit finds it by STUN.
         node_address="stun",
-        node_cidrs=(net.subnet_cidr,),
+        # Flannel: a host-network pod reaching a pod on another node arrives from that node's pod
+        # address, which only the pods' range holds.
+        node_cidrs=(net.subnet_cidr, OKE_PODS_CIDR),
+        livekit_access=config.socket_server.livekit_access,
+        nodes=shape.nodes,
         allowed_origins=config.socket_server.allowed_origins,
         environment=config.socket_server.environment,
     )
@@ -55,6 +59,7 @@ def cluster(
         livekit_api_key=config.cutover.livekit_api_key,
         livekit_api_secret=config.cutover.livekit_api_secret,
         app_secret_environment=config.socket_secrets.environment,
+        trusted_proxies=ingress.apply(lambda allowed: list(allowed.origin_lock_cidrs or ())),
     )
     workloads = Workloads("workloads", workloads_args)
     pulumi.export("cluster_id", nodes.cluster_id)

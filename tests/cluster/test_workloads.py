@@ -52,6 +52,20 @@ def test_every_workload_is_ready_behind_its_policies(stack: Stack) -> None:
     body = "".join(stack.key_pem.strip().splitlines()[1:-1])
     assert body[:40] not in state, "the origin key is in the state in plain text"
     assert "first-token" not in state
+    # The generated ones, as the cluster holds them.
+    redis_password = secret_file(stack, manifests.REDIS_CONFIG, "redis.conf").split("requirepass ")[1].split()[0]
+    metrics_token = secret_file(stack, manifests.CADDY_ENVIRONMENT, "METRICS_TOKEN")
+    for name, value in (("Redis's password", redis_password), ("the metrics token", metrics_token)):
+        assert len(value) >= 32 and value not in state, f"{name} is in the state in plain text"
+    assert stack.outputs()["livekit_api_secret"] not in state
+
+
+def secret_file(stack: Stack, secret: str, key: str) -> str:
+    escaped = key.replace(".", "\\.")
+    encoded = stack.cluster.kubectl(
+        "get", "secret", secret, "-n", model.NAMESPACE, "-o", f"jsonpath={{.data.{escaped}}}"
+    ).stdout
+    return base64.b64decode(encoded).decode()
 
 
 def test_a_second_up_changes_nothing(stack: Stack) -> None:
@@ -99,10 +113,7 @@ def test_redis_routes_a_room_between_two_livekit_pods(stack: Stack) -> None:
     """A second LiveKit on the node (other ports), from the deployed config: two participants join
     through different pods and one room on one of them carries the call."""
     require_tool("redis-cli")
-    encoded = stack.cluster.kubectl(
-        "get", "secret", manifests.LIVEKIT_CONFIG, "-n", model.NAMESPACE, "-o", "jsonpath={.data.livekit\\.yaml}"
-    ).stdout
-    second = yaml.safe_load(base64.b64decode(encoded))
+    second = yaml.safe_load(secret_file(stack, manifests.LIVEKIT_CONFIG, "livekit.yaml"))
     second |= {"port": 7890, "bind_addresses": ["0.0.0.0"], "turn": {"enabled": False}}
     second["rtc"] = second["rtc"] | {"tcp_port": 7891, "port_range_start": 40000, "port_range_end": 40100}
     manifest = stack.operator.project.parent / "livekit-second.yaml"

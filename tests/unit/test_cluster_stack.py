@@ -13,7 +13,13 @@ import pytest
 from config.network import SUBNET_CIDR
 from model import allowance, cluster, ports
 from model.app_env import APP_ENV_OUTPUT
-from policy.free_tier import check_a1_allowance, check_block_storage, check_cluster_type, check_shape
+from policy.free_tier import (
+    check_a1_allowance,
+    check_block_storage,
+    check_cluster_object,
+    check_cluster_type,
+    check_shape,
+)
 from testbed.mocks import Run, reveal, run_failing_program, run_program
 
 IMAGE = "ghcr.io/flowspace/socket-server:1.4.0"
@@ -127,6 +133,9 @@ def test_the_same_outputs_and_vercel_variables_as_a_single_server() -> None:
         ),
         ({"flowspace:alertEmail": "ops@example.com"}, "alertEmail", "not metered"),
         ({"flowspace:socketServerReplicas": "0"}, "socketServerReplicas", "outside 1-"),
+        ({"flowspace:healthGateSeconds": "30"}, "healthGateSeconds", "readiness"),
+        ({"flowspace:turnHostname": "turn.flow-coder.com"}, "turnHostname", "UDP only"),
+        ({"flowspace:targetHost": "203.0.113.9"}, "clusterNodes", "targetHost"),
     ],
 )
 def test_what_a_cluster_cannot_be_is_refused_by_its_key(overrides: dict[str, str | None], key: str, words: str) -> None:
@@ -154,6 +163,9 @@ def test_the_policy_pack_counts_a_node_pool_s_nodes_against_the_allowance() -> N
     assert check_shape("oci:ContainerEngine/nodePool:NodePool", {"nodeShape": "VM.Standard.E4.Flex"})
     assert check_cluster_type("oci:ContainerEngine/cluster:Cluster", {"type": "ENHANCED_CLUSTER"})
     assert check_cluster_type("oci:ContainerEngine/cluster:Cluster", {"type": "BASIC_CLUSTER"}) == []
+    assert check_cluster_object("kubernetes:core/v1:Service", {"spec": {"type": "LoadBalancer"}})
+    assert check_cluster_object("kubernetes:core/v1:PersistentVolumeClaim", {})
+    assert check_cluster_object("kubernetes:core/v1:Service", {"spec": {}}) == []
 
 
 def test_the_cost_of_each_step_in_the_docs_is_the_estimator_s() -> None:

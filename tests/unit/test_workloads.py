@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -126,3 +127,24 @@ def test_network_policies_deny_by_default_and_open_only_the_named_paths() -> Non
     assert redis["egress"] == [] and redis["ingress"][0]["ports"] == [{"protocol": "TCP", "port": ports.REDIS.port}]
     sockets = policies[f"{cluster.SOCKET_SERVER}-ingress"]
     assert sockets["ingress"][0]["from"] == [{"ipBlock": {"cidr": "10.0.0.0/24"}}]
+
+
+def test_livekit_access_gives_the_socket_server_the_url_in_its_spec_and_the_keys_in_its_secret() -> None:
+    run = deploy(replace(SETTINGS, livekit_access=True))
+    container = reveal(kind(run, "apps/v1:Deployment", cluster.SOCKET_SERVER))["spec"]["template"]["spec"]
+    env = {item["name"]: item.get("value") for item in container["containers"][0]["env"]}
+    assert env["LIVEKIT_URL"] == "https://space-livekit.flow-coder.com"
+    assert "LIVEKIT_API_SECRET" not in env
+    secret = reveal(kind(run, "core/v1:Secret", manifests.SOCKET_SERVER_SECRETS)["stringData"])
+    assert secret["LIVEKIT_API_KEY"].startswith("API") and secret["LIVEKIT_API_SECRET"] == "s" * 48
+
+
+def test_caddy_believes_client_addresses_from_the_edge_only() -> None:
+    text = manifests.caddyfile(SETTINGS, "10.96.0.20", ("173.245.48.0/20",))
+    assert "trusted_proxies static 173.245.48.0/20" in text and "client_ip_headers CF-Connecting-IP" in text
+
+
+def test_a_livekit_rollout_is_waited_for_as_long_as_its_nodes_drain() -> None:
+    run = deploy(replace(SETTINGS, nodes=2))
+    daemon = next(r for r in run.of_type("kubernetes:apps/v1:DaemonSet") if r.name.endswith("livekit-daemonset"))
+    assert daemon.custom_timeouts["update"] == f"{manifests.LIVEKIT_DRAIN_SECONDS * 2 // 60 + 10}m"
