@@ -62,6 +62,7 @@ def cpu_share(pid: int, share: float) -> Iterator[None]:
 @contextmanager
 def load_target(on_cluster: bool, scratch: Path) -> Iterator[LoadTarget]:
     if on_cluster:
+        (scratch / "cluster").mkdir()
         with (
             single_node_cluster(scratch / "cluster") as cluster,
             deployed_workloads(cluster, scratch / "stack") as stack,
