@@ -37,6 +37,8 @@ class DnsRecordsArgs:
     # A cluster's other nodes: each proxied hostname has a record for each, and the edge spreads
     # connections over them.
     more_public_ips: Sequence[pulumi.Input[str]] = ()
+    # Where the direct hostnames lead when not to `public_ip` (a cluster's TURN/TLS entry).
+    direct_public_ip: pulumi.Input[str] | None = None
 
 
 def strict_tls_expression(hostnames: Sequence[str]) -> str:
@@ -58,7 +60,9 @@ class DnsRecords(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 name=host.name,
                 type="A",
-                content=args.public_ip,
+                content=args.direct_public_ip
+                if args.direct_public_ip is not None and host.name in args.direct_hostnames
+                else args.public_ip,
                 proxied=host.proxied,
                 ttl=1,
                 comment=args.project.comment,

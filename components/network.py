@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_oci as oci
 
-from model.ports import ANYWHERE, IANA_PROTOCOL_NUMBERS, KUBERNETES_API, Ingress, PublicPort
+from model.ports import ANYWHERE, CLUSTER_TURN_TLS, IANA_PROTOCOL_NUMBERS, KUBERNETES_API, Ingress, PublicPort
 from model.project import Project
 
 
@@ -26,6 +26,9 @@ class NetworkArgs:
     # A cluster's nodes and control plane in the subnet talk to each other on any port, and its
     # Kubernetes API is open to those who may open SSH.
     cluster: bool = False
+    # The cluster's TURN/TLS: the network load balancer passes clients' connections (their own
+    # addresses kept) to every node's listener.
+    cluster_turn_tls: bool = False
 
 
 def _tcp_rule(port: PublicPort, source: str) -> oci.core.SecurityListIngressSecurityRuleArgs:
@@ -39,11 +42,14 @@ def _tcp_rule(port: PublicPort, source: str) -> oci.core.SecurityListIngressSecu
     )
 
 
-def cluster_rules(ingress: Ingress, subnet_cidr: str) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
+def cluster_rules(
+    ingress: Ingress, subnet_cidr: str, turn_tls: bool = False
+) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
     within = oci.core.SecurityListIngressSecurityRuleArgs(
         protocol="all", source=subnet_cidr, source_type="CIDR_BLOCK", stateless=False, description="cluster-nodes"
     )
-    return [within, *(_tcp_rule(KUBERNETES_API, source) for source in ingress.ssh_cidrs)]
+    turn = [_tcp_rule(CLUSTER_TURN_TLS, ANYWHERE)] if turn_tls else []
+    return [within, *(_tcp_rule(KUBERNETES_API, source) for source in ingress.ssh_cidrs), *turn]
 
 
 def ingress_rules(ingress: Ingress) -> list[oci.core.SecurityListIngressSecurityRuleArgs]:
@@ -125,7 +131,7 @@ class Network(pulumi.ComponentResource):
             ingress_security_rules=pulumi.Output.from_input(args.ingress).apply(
                 lambda ingress: [
                     *ingress_rules(ingress),
-                    *(cluster_rules(ingress, args.subnet_cidr) if args.cluster else []),
+                    *(cluster_rules(ingress, args.subnet_cidr, args.cluster_turn_tls) if args.cluster else []),
                 ]
             ),
             opts=child,

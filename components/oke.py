@@ -34,6 +34,8 @@ class OkeClusterArgs:
     subnet_cidr: str
     ingress: pulumi.Input[Ingress]
     admin_ssh_public_keys: Sequence[str]
+    # TURN/TLS reaches each node's listener through the network load balancer.
+    turn_tls: bool = False
 
 
 def _nth(index: int, addresses: list[str]) -> str:
@@ -45,24 +47,28 @@ def _nth(index: int, addresses: list[str]) -> str:
     return addresses[index]
 
 
-def _public_addresses(nodes: Sequence[oci.containerengine.outputs.NodePoolNode] | None) -> list[str]:
-    """The active nodes' public IPs, in a stable order (by node id): a node launching or leaving has none."""
+def _active(
+    nodes: Sequence[oci.containerengine.outputs.NodePoolNode] | None,
+) -> list[oci.containerengine.outputs.NodePoolNode]:
+    """The active nodes with a public IP, in a stable order (by node id): a node launching or leaving has none."""
     active = [node for node in nodes or [] if node.state == "ACTIVE" and node.public_ip]
-    return [str(node.public_ip) for node in sorted(active, key=lambda node: str(node.id))]
+    return sorted(active, key=lambda node: str(node.id))
 
 
 class OkeCluster(pulumi.ComponentResource):
     cluster_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    # One per node, in the pool's order; the edge's records lead to them.
+    # One per active node, in the order of their ids; the edge's records lead to them.
     node_public_ips: pulumi.Output[list[str]]
+    node_ids: pulumi.Output[list[str]]
+    subnet_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: OkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("flowspace:cluster:OkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         compartment, prefix, node = args.compartment_id, args.project.name_prefix, args.shape.node
         network_args = NetworkArgs(
-            compartment, args.project, args.vcn_cidr, args.subnet_cidr, args.ingress, cluster=True
+            compartment, args.project, args.vcn_cidr, args.subnet_cidr, args.ingress, True, args.turn_tls
         )
         network = Network("network", network_args, opts=child)
         oke = oci.containerengine.Cluster(
@@ -123,9 +129,14 @@ class OkeCluster(pulumi.ComponentResource):
 
         self.cluster_id = oke.id
         self.kubeconfig = pulumi.Output.secret(config.content)
-        self.node_public_ips = pool.nodes.apply(_public_addresses)
+        self.node_public_ips = pool.nodes.apply(lambda nodes: [str(node.public_ip) for node in _active(nodes)])
+        self.node_ids = pool.nodes.apply(lambda nodes: [str(node.id) for node in _active(nodes)])
+        self.subnet_id = network.subnet_id
         self.register_outputs({"cluster_id": self.cluster_id, "node_public_ips": self.node_public_ips})
 
     def node_addresses(self, count: int) -> list[pulumi.Output[str]]:
         """Each node's public IP on its own, for the `count` nodes the pool is asked for."""
         return [self.node_public_ips.apply(partial(_nth, n)) for n in range(count)]
+
+    def node_instance_ids(self, count: int) -> list[pulumi.Output[str]]:
+        return [self.node_ids.apply(partial(_nth, n)) for n in range(count)]

@@ -50,6 +50,9 @@ class WorkloadsArgs:
     app_secret_environment: pulumi.Input[str] | None = None
     # Whose client-address headers Caddy believes (the edge's ranges); none: private ranges only.
     trusted_proxies: pulumi.Input[Sequence[str]] = ()
+    # TURN/TLS's certificate chain and key (settings.turn_hostname's).
+    turn_certificate: pulumi.Input[str] | None = None
+    turn_key: pulumi.Input[str] | None = None
 
 
 def _digest(*texts: str) -> str:
@@ -96,6 +99,8 @@ class Workloads(pulumi.ComponentResource):
             metrics_token=metrics_token.result,
             app=args.app_secret_environment or "",
             redis_ip=redis_ip,
+            turn_certificate=args.turn_certificate or "",
+            turn_key=args.turn_key or "",
         )
         rendered = values.apply(
             lambda v: {
@@ -110,6 +115,8 @@ class Workloads(pulumi.ComponentResource):
                         v["redis_password"],
                         v["metrics_token"],
                         tuple(env_pairs(v["app"])),
+                        v["turn_certificate"],
+                        v["turn_key"],
                     ),
                     v["redis_ip"],
                 )
@@ -120,7 +127,7 @@ class Workloads(pulumi.ComponentResource):
                 self._secret_shell(secret_name, app),
                 string_data=pulumi.Output.secret(rendered[secret_name]["stringData"]),
             )
-            for secret_name, app in manifests.SECRET_APPS.items()
+            for secret_name, app in manifests.secret_apps(settings).items()
         }
         # Not secret: each digest covers a random value of 40 characters or more, and says nothing of it.
         digests = pulumi.Output.unsecret(rendered).apply(
@@ -128,7 +135,7 @@ class Workloads(pulumi.ComponentResource):
                 app: _digest(
                     *(
                         repr(by_name[secret]["stringData"])
-                        for secret, owner in manifests.SECRET_APPS.items()
+                        for secret, owner in manifests.secret_apps(settings).items()
                         if owner == app
                     )
                 )

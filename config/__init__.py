@@ -136,9 +136,7 @@ def load_stack_config(
     consistency.check_socket_server(reader, socket_server)
     if cluster_config is not None:
         alerts = reader.raw(cost.ALERT_EMAIL) is not None
-        consistency.check_cluster(
-            reader, on_server=not on_oci, server=socket_server, turn_tls=turn_config is not None, alerts=alerts
-        )
+        consistency.check_cluster(reader, on_server=not on_oci, server=socket_server, alerts=alerts)
     chat_webhook = cost.read_chat_webhook(reader, cost_alerts is not None)
     vercel_config = vercel.read_vercel(reader, stack)
     deploy_hook = vercel.read_deploy_hook(reader) if vercel_config else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config import app, cluster, compute, cost, edge, existing, socket_env, turn
+from config import app, cluster, compute, cost, edge, existing, socket_env
 from config.edge import EdgeConfig
 from config.reader import Reader
 from model.app import SocketServer
@@ -45,7 +45,7 @@ def check_socket_server(reader: Reader, server: SocketServer) -> None:
         )
 
 
-def check_cluster(reader: Reader, *, on_server: bool, server: SocketServer, turn_tls: bool, alerts: bool) -> None:
+def check_cluster(reader: Reader, *, on_server: bool, server: SocketServer, alerts: bool) -> None:
     """What a cluster stack cannot have (yet): each is refused rather than silently dropped."""
     if on_server:
         reader.problem(
@@ -64,12 +64,6 @@ def check_cluster(reader: Reader, *, on_server: bool, server: SocketServer, turn
             socket_env.REGISTRY_USER,
             "a cluster's nodes pull without a login here: use a public image or an OCIR repository the nodes may read",
             f"pulumi config rm {socket_env.REGISTRY_USER.full_name}",
-        )
-    if turn_tls:
-        reader.problem(
-            turn.TURN_HOSTNAME,
-            "TURN over TLS on 443 needs the single server's firewall split; a cluster offers TURN over UDP only",
-            f"pulumi config rm {turn.TURN_HOSTNAME.full_name}",
         )
     for key, because in (
         (app.HEALTH_GATE_SECONDS, "a cluster's gate is its pods' readiness, which the provider waits for"),

@@ -65,3 +65,5 @@ class WorkloadSettings:
     livekit_access: bool = False
     # How many nodes LiveKit rolls over, one after the other.
     nodes: int = 1
+    # TURN/TLS's DNS-only hostname (its certificate a Secret); None: TURN over UDP only.
+    turn_hostname: str | None = None

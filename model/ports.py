@@ -93,6 +93,11 @@ INTERNAL_PORTS: tuple[InternalPort, ...] = (
 # reached inside the cluster only; and the Kubernetes API of an OKE cluster, for its operators.
 REDIS = InternalPort("redis", 6379)
 KUBERNETES_API = PublicPort("kubernetes-api", "tcp", 6443, 6443, Audience.SSH_CLIENTS)
+# A cluster's TURN/TLS: LiveKit's listener on each node, reached through the network load balancer
+# (components/turn_entry.py), which keeps the clients' addresses.
+CLUSTER_TURN_TLS = PublicPort(
+    "turn-tls-listener", "tcp", TURN_TLS_LISTENER.port, TURN_TLS_LISTENER.port, Audience.ANYONE
+)
 
 IANA_PROTOCOL_NUMBERS: dict[str, str] = {"icmp": "1", "tcp": "6", "udp": "17"}
 ANYWHERE = "0.0.0.0/0"

@@ -16,7 +16,14 @@ from model.app_env import METRICS_PATH
 from model.cluster import WorkloadSettings
 from render.caddy import CERTIFICATE_DIR, CERTIFICATE_FILE, IN_CONTAINER, KEY_FILE, Site, render_caddyfile
 from render.compose import LIVEKIT_CONFIG_IN_CONTAINER
-from render.livekit import KEY_FILE_IN_CONTAINER, LiveKitSettings, livekit_config, render_key_file
+from render.livekit import (
+    KEY_FILE_IN_CONTAINER,
+    TURN_CERTIFICATE_IN_CONTAINER,
+    TURN_KEY_IN_CONTAINER,
+    LiveKitSettings,
+    livekit_config,
+    render_key_file,
+)
 from render.yaml_text import dump
 
 Manifest = dict[str, Any]
@@ -28,6 +35,8 @@ LIVEKIT_DRAIN_SECONDS = 3 * 60 * 60
 PROBE_PERIOD_SECONDS = 5
 PROBE_FAILURES = 3
 CADDY_CONFIG_IN_CONTAINER = "/etc/caddy/Caddyfile"
+# The TURN certificate and key, where livekit.yaml names them: one folder, one Secret.
+TURN_DIR = str(PurePosixPath(TURN_CERTIFICATE_IN_CONTAINER).parent)
 REDIS_CONFIG_IN_CONTAINER = "/etc/redis/redis.conf"
 EDGE_TLS = "edge-tls"
 LIVEKIT_CONFIG = "livekit-config"
@@ -38,9 +47,11 @@ CADDYFILE_NAME = layout.CADDYFILE
 SOCKET_SERVER_REDIS = "socket-server-redis"
 SOCKET_SERVER_SECRETS = "socket-server-environment"
 CADDY_ENVIRONMENT = "caddy-environment"
+TURN_TLS = "turn-tls"
 REDIS_URL_VARIABLE = "REDIS_URL"
-# Every Secret `secrets()` renders, and the workload that reads it.
+# Every Secret `secrets()` renders, and the workload that reads it (TURN_TLS's only with TURN/TLS).
 SECRET_APPS: dict[str, str] = {
+    TURN_TLS: cluster.LIVEKIT,
     EDGE_TLS: cluster.CADDY,
     CADDY_ENVIRONMENT: cluster.CADDY,
     LIVEKIT_CONFIG: cluster.LIVEKIT,
@@ -77,6 +88,13 @@ class WorkloadSecrets:
     redis_password: str
     metrics_token: str
     app_environment: tuple[tuple[str, str], ...] = ()
+    turn_certificate: str = ""
+    turn_key: str = ""
+
+
+def secret_apps(settings: WorkloadSettings) -> dict[str, str]:
+    """The Secrets this stack's workloads read, by name, and the workload that reads each."""
+    return {name: app for name, app in SECRET_APPS.items() if name != TURN_TLS or settings.turn_hostname}
 
 
 def _meta(name: str, app: str | None = None) -> dict[str, Any]:
@@ -159,7 +177,7 @@ def redis_conf(password: str) -> str:
 
 def livekit_document(settings: WorkloadSettings, redis_address: str, redis_password: str) -> dict[str, Any]:
     """livekit.yaml for every node: the single box's, with Redis for routing and each node's own address."""
-    document = livekit_config(LiveKitSettings(public_ip=""))
+    document = livekit_config(LiveKitSettings(public_ip="", turn_hostname=settings.turn_hostname))
     rtc = {key: value for key, value in document["rtc"].items() if key != "node_ip"}
     rtc["use_external_ip"] = settings.node_address == "stun"
     redis_section = {"address": f"{redis_address}:{ports.REDIS.port}", "password": redis_password}
@@ -179,6 +197,7 @@ def livekit(settings: WorkloadSettings) -> Manifest:
         "volumeMounts": [
             {"name": "config", "mountPath": LIVEKIT_CONFIG_IN_CONTAINER, "subPath": layout.LIVEKIT_CONFIG},
             {"name": "config", "mountPath": KEY_FILE_IN_CONTAINER, "subPath": layout.LIVEKIT_KEY_FILE},
+            *([{"name": "turn", "mountPath": TURN_DIR, "readOnly": True}] if settings.turn_hostname else []),
         ],
         "securityContext": HARDENED,
     }
@@ -189,7 +208,14 @@ def livekit(settings: WorkloadSettings) -> Manifest:
         "terminationGracePeriodSeconds": LIVEKIT_DRAIN_SECONDS,
         "containers": [container],
         # livekit-server refuses a key file that others may read.
-        "volumes": [{"name": "config", "secret": {"secretName": LIVEKIT_CONFIG, "defaultMode": 0o440}}],
+        "volumes": [
+            {"name": "config", "secret": {"secretName": LIVEKIT_CONFIG, "defaultMode": 0o440}},
+            *(
+                [{"name": "turn", "secret": {"secretName": TURN_TLS, "defaultMode": 0o440}}]
+                if settings.turn_hostname
+                else []
+            ),
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -356,7 +382,7 @@ def _app_secrets(settings: WorkloadSettings, values: WorkloadSecrets) -> dict[st
 def secrets(settings: WorkloadSettings, values: WorkloadSecrets, redis_address: str) -> list[Manifest]:
     livekit_yaml = dump(livekit_document(settings, redis_address, values.redis_password))
     redis_url = f"redis://:{values.redis_password}@{redis_address}:{ports.REDIS.port}"
-    return [
+    rendered = [
         _secret(
             EDGE_TLS,
             {
@@ -381,4 +407,14 @@ def secrets(settings: WorkloadSettings, values: WorkloadSecrets, redis_address: 
         ),
         _secret(SOCKET_SERVER_REDIS, {REDIS_URL_VARIABLE: redis_url}, cluster.SOCKET_SERVER),
         _secret(SOCKET_SERVER_SECRETS, _app_secrets(settings, values), cluster.SOCKET_SERVER),
+        _secret(
+            TURN_TLS,
+            {
+                PurePosixPath(TURN_CERTIFICATE_IN_CONTAINER).name: values.turn_certificate,
+                PurePosixPath(TURN_KEY_IN_CONTAINER).name: values.turn_key,
+            },
+            cluster.LIVEKIT,
+        ),
     ]
+    wanted = secret_apps(settings)
+    return [manifest for manifest in rendered if manifest["metadata"]["name"] in wanted]

@@ -31,6 +31,7 @@ OPERATOR_VALUES = {
 APP_SERVER_KEYS = ("flowspace:socketServerImage", "flowspace:socketServerSource")
 CLOUDFLARE_IPV4 = ["173.245.48.0/20", "103.21.244.0/22", "104.16.0.0/13"]
 RESERVED_IP = "203.0.113.10"
+NLB_IP = "203.0.113.20"
 NEWEST_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaanewestnewestnewestnewest"
 VNIC_ID = "ocid1.vnic.oc1.ap-chuncheon-1.abvwaaaaaaaaexamplevnic"
 # A key for tests only, never authorised anywhere, made from a fixed seed (PKCS8: the same text
@@ -150,6 +151,8 @@ def _fake_outputs(args: mocks.MockResourceArgs, preview: bool) -> dict[str, Any]
         }
     if typ == "oci:Core/publicIp:PublicIp":
         return {"ipAddress": RESERVED_IP}
+    if typ == "oci:NetworkLoadBalancer/networkLoadBalancer:NetworkLoadBalancer":
+        return {"ipAddresses": [{"ipAddress": "10.0.1.9", "isPublic": False}, {"ipAddress": NLB_IP, "isPublic": True}]}
     if typ == "oci:ContainerEngine/nodePool:NodePool":
         size = int((inputs.get("nodeConfigDetails") or {}).get("size") or 0)
         return {

@@ -7,6 +7,8 @@ import pulumi_kubernetes as k8s
 
 from components.oke import OkeCluster, OkeClusterArgs
 from components.origin_certificate import OriginCertificate
+from components.turn_certificate import TurnCertificate
+from components.turn_entry import TurnEntry, TurnEntryArgs
 from components.workloads import Workloads, WorkloadsArgs
 from config import StackConfig
 from model.cluster import OKE_PODS_CIDR, WorkloadSettings
@@ -19,7 +21,8 @@ def cluster(
     ingress: pulumi.Output[Ingress],
     placement: Placement | None,
     certificate: OriginCertificate | None,
-) -> tuple[OkeCluster, Workloads]:
+    turn: TurnCertificate | None,
+) -> tuple[OkeCluster, Workloads, TurnEntry | None]:
     shape, image = config.cluster.shape if config.cluster else None, config.socket_server.image
     # The config refuses a cluster without these (config.consistency.check_cluster, the edge's zone).
     assert config.cluster and shape and placement and certificate and image, "a cluster stack is checked first"
@@ -33,8 +36,15 @@ def cluster(
         net.subnet_cidr,
         ingress,
         net.admin_ssh_public_keys,
+        turn_tls=turn is not None,
     )
     nodes = OkeCluster("cluster", oke_args)
+    turn_entry = None
+    if turn is not None:
+        entry_args = TurnEntryArgs(
+            config.compartment_id, config.project, nodes.subnet_id, nodes.node_instance_ids(shape.nodes)
+        )
+        turn_entry = TurnEntry("turn-entry", entry_args)
     provider = k8s.Provider("cluster", kubeconfig=nodes.kubeconfig, opts=pulumi.ResourceOptions(parent=nodes))
     settings = WorkloadSettings(
         socket_hostname=config.edge.socket.name,
@@ -48,6 +58,7 @@ def cluster(
         node_cidrs=(net.subnet_cidr, OKE_PODS_CIDR),
         livekit_access=config.socket_server.livekit_access,
         nodes=shape.nodes,
+        turn_hostname=config.turn.hostname if config.turn else None,
         allowed_origins=config.socket_server.allowed_origins,
         environment=config.socket_server.environment,
     )
@@ -60,8 +71,10 @@ def cluster(
         livekit_api_secret=config.cutover.livekit_api_secret,
         app_secret_environment=config.socket_secrets.environment,
         trusted_proxies=ingress.apply(lambda allowed: list(allowed.origin_lock_cidrs or ())),
+        turn_certificate=turn.certificate_chain_pem if turn else None,
+        turn_key=turn.private_key_pem if turn else None,
     )
     workloads = Workloads("workloads", workloads_args)
     pulumi.export("cluster_id", nodes.cluster_id)
     pulumi.export("node_public_ips", nodes.node_public_ips)
-    return nodes, workloads
+    return nodes, workloads, turn_entry

@@ -33,9 +33,14 @@ def turn_certificate(config: StackConfig) -> TurnCertificate | None:
 
 
 def dns_records(
-    config: StackConfig, addresses: Sequence[pulumi.Input[str]], serving: pulumi.Resource, imports: dict[str, str]
+    config: StackConfig,
+    addresses: Sequence[pulumi.Input[str]],
+    serving: pulumi.Resource,
+    imports: dict[str, str],
+    turn_address: pulumi.Input[str] | None = None,
 ) -> list[pulumi.Resource]:
-    """`addresses`: the server's, or each node's of a cluster."""
+    """`addresses`: the server's, or each node's of a cluster; `turn_address`: TURN/TLS's own, if not
+    the server's."""
     edge, cutover = config.edge, config.cutover
     if edge.zone_id is None:
         return []
@@ -52,7 +57,9 @@ def dns_records(
         extra,
         imports,
         direct,
+        # Rolled back: every name leads to the old server again.
         [] if cutover.dns_target_ip else more,
+        None if cutover.dns_target_ip else turn_address,
     )
     # The records move to the new host only once it serves (its release passed the health gate).
     return [DnsRecords("dns", args, opts=pulumi.ResourceOptions(depends_on=[serving]))]

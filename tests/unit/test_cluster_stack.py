@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from config.network import SUBNET_CIDR
 from model import allowance, cluster, ports
@@ -20,7 +21,7 @@ from policy.free_tier import (
     check_cluster_type,
     check_shape,
 )
-from testbed.mocks import Run, reveal, run_failing_program, run_program
+from testbed.mocks import NLB_IP, Run, is_secret, reveal, run_failing_program, run_program
 
 IMAGE = "ghcr.io/flowspace/socket-server:1.4.0"
 NODE_IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaokeokeokeokeokeokeoke"
@@ -134,7 +135,6 @@ def test_the_same_outputs_and_vercel_variables_as_a_single_server() -> None:
         ({"flowspace:alertEmail": "ops@example.com"}, "alertEmail", "not metered"),
         ({"flowspace:socketServerReplicas": "0"}, "socketServerReplicas", "outside 1-"),
         ({"flowspace:healthGateSeconds": "30"}, "healthGateSeconds", "readiness"),
-        ({"flowspace:turnHostname": "turn.flow-coder.com"}, "turnHostname", "UDP only"),
         ({"flowspace:targetHost": "203.0.113.9"}, "clusterNodes", "targetHost"),
     ],
 )
@@ -199,3 +199,33 @@ def test_the_edge_moves_only_after_the_workloads_and_vercel_after_the_edge() -> 
     vercel = run.one("flowspace:app:VercelEnv")
     records = {r.urn for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
     assert len(records) == 4 and records <= set(vercel.dependencies)
+
+
+def test_turn_over_tls_has_an_address_of_its_own_passed_through_to_every_node() -> None:
+    from tests.unit.test_turn_tls import TURN
+
+    run = deploy(TURN)
+    turn_host = TURN["flowspace:turnHostname"]
+    listener = reveal(run.one("oci:NetworkLoadBalancer/listener:Listener").inputs)
+    assert (listener["port"], listener["protocol"]) == (ports.TURN_TLS.first, "TCP")
+    backend_set = reveal(run.one("oci:NetworkLoadBalancer/backendSet:BackendSet").inputs)
+    assert backend_set["isPreserveSource"] is True
+    backends = [reveal(r.inputs) for r in run.of_type("oci:NetworkLoadBalancer/backend:Backend")]
+    assert sorted(b["targetId"] for b in backends) == ["ocid1.instance.oc1..node0", "ocid1.instance.oc1..node1"]
+    assert {b["port"] for b in backends} == {ports.TURN_TLS_LISTENER.port}
+    records = {r["name"]: r for r in (reveal(x.inputs) for x in run.of_type("cloudflare:index/dnsRecord:DnsRecord"))}
+    assert records[turn_host]["proxied"] is False and records[turn_host]["content"] == NLB_IP
+    # The nodes' 443 stays narrowed to the edge; TURN's listener is open to everyone.
+    rules = reveal(run.one("oci:Core/securityList:SecurityList").inputs["ingressSecurityRules"])
+    https = {rule["source"] for rule in rules if rule["description"] == ports.HTTPS.name}
+    assert "0.0.0.0/0" not in https
+    assert any(rule["description"] == ports.CLUSTER_TURN_TLS.name and rule["source"] == "0.0.0.0/0" for rule in rules)
+    livekit = yaml.safe_load(reveal(secret_data(run, "livekit-config"))["livekit.yaml"])
+    assert livekit["turn"]["domain"] == turn_host and livekit["turn"]["tls_port"] == ports.TURN_TLS_LISTENER.port
+    assert set(reveal(secret_data(run, "turn-tls"))) == {"certificate.pem", "key.pem"}
+
+
+def secret_data(run: Run, name: str) -> Any:
+    found = [r for r in run.of_type("kubernetes:core/v1:Secret") if reveal(r.inputs)["metadata"]["name"] == name]
+    assert len(found) == 1 and is_secret(found[0].inputs["stringData"]), name
+    return found[0].inputs["stringData"]

@@ -62,7 +62,7 @@ def test_every_object_is_a_child_in_the_namespace() -> None:
 def test_secret_values_are_in_secrets_only_and_marked_secret() -> None:
     run = deploy()
     secrets = run.of_type("kubernetes:core/v1:Secret")
-    assert {reveal(s.inputs)["metadata"]["name"] for s in secrets} == set(manifests.SECRET_APPS)
+    assert {reveal(s.inputs)["metadata"]["name"] for s in secrets} == set(manifests.secret_apps(SETTINGS))
     for secret in secrets:
         assert is_secret(secret.inputs["stringData"]), secret.name
     redis_password = "s" * 40
