@@ -111,7 +111,7 @@ class Rollout(pulumi.ComponentResource):
         super().__init__("flowspace:host:Rollout", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        livekit_api_key, livekit_api_secret = _livekit_keys(name, args, child)
+        livekit_api_key, livekit_api_secret = livekit_keys(name, args.livekit_api_key, args.livekit_api_secret, child)
         # The admin dashboard's key to the socket server's metrics, through Caddy.
         metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=child)
         # Keys the secret files' digests, which a preview shows (scripts/host-diff).
@@ -234,11 +234,15 @@ class Rollout(pulumi.ComponentResource):
         )
 
 
-def _livekit_keys(
-    name: str, args: RolloutArgs, child: pulumi.ResourceOptions
+def livekit_keys(
+    name: str,
+    given_key: pulumi.Input[str] | None,
+    given_secret: pulumi.Input[str] | None,
+    child: pulumi.ResourceOptions,
 ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-    if args.livekit_api_key is not None and args.livekit_api_secret is not None:
-        return pulumi.Output.from_input(args.livekit_api_key), pulumi.Output.secret(args.livekit_api_secret)
+    """LiveKit's API key and secret: the given ones (a cutover keeps the old server's), or generated."""
+    if given_key is not None and given_secret is not None:
+        return pulumi.Output.from_input(given_key), pulumi.Output.secret(given_secret)
     api_key = random.RandomString(f"{name}-livekit-api-key", length=12, special=False, opts=child)
     api_secret = random.RandomPassword(f"{name}-livekit-api-secret", length=48, special=False, opts=child)
     return pulumi.Output.concat("API", api_key.result), api_secret.result

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.rollout import livekit_keys
 from model import cluster
 from model.app import env_pairs
 from model.cluster import WorkloadSettings
@@ -75,15 +76,11 @@ class Workloads(pulumi.ComponentResource):
         namespace = self._declare(manifests.namespace())
         self._after = [namespace]
 
-        redis_password = random.RandomPassword(f"{name}-redis-password", length=40, special=False, opts=self._opts)
-        metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=self._opts)
-        if args.livekit_api_key is not None and args.livekit_api_secret is not None:
-            api_key = pulumi.Output.from_input(args.livekit_api_key)
-            api_secret = pulumi.Output.secret(args.livekit_api_secret)
-        else:
-            key = random.RandomString(f"{name}-livekit-api-key", length=12, special=False, opts=self._opts)
-            secret = random.RandomPassword(f"{name}-livekit-api-secret", length=48, special=False, opts=self._opts)
-            api_key, api_secret = pulumi.Output.concat("API", key.result), secret.result
+        # Generated values are not the cluster's: no Kubernetes provider for them.
+        plain = pulumi.ResourceOptions(parent=self)
+        redis_password = random.RandomPassword(f"{name}-redis-password", length=40, special=False, opts=plain)
+        metrics_token = random.RandomPassword(f"{name}-metrics-token", length=48, special=False, opts=plain)
+        api_key, api_secret = livekit_keys(name, args.livekit_api_key, args.livekit_api_secret, plain)
 
         redis_deployment, redis_service = manifests.redis(settings)
         redis_ip = self._service_ip(self._declare(redis_service))

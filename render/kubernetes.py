@@ -135,6 +135,19 @@ def _pods(app: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _daemon_set(app: str, pods: Mapping[str, Any]) -> Manifest:
+    """One pod per node, replaced one node at a time (a LiveKit pod drains its rooms first)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": _meta(app),
+        "spec": {
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            **_pods(app, pods),
+        },
+    }
+
+
 def namespace() -> Manifest:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cluster.NAMESPACE}}
 
@@ -217,16 +230,7 @@ def livekit(settings: WorkloadSettings) -> Manifest:
             ),
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": _meta(cluster.LIVEKIT),
-        # One node at a time, each draining its rooms first.
-        "spec": {
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-            **_pods(cluster.LIVEKIT, pods),
-        },
-    }
+    return _daemon_set(cluster.LIVEKIT, pods)
 
 
 def socket_server(settings: WorkloadSettings) -> list[Manifest]:
@@ -321,15 +325,7 @@ def caddy() -> Manifest:
             {"name": "config", "emptyDir": {}},
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": _meta(cluster.CADDY),
-        "spec": {
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-            **_pods(cluster.CADDY, pods),
-        },
-    }
+    return _daemon_set(cluster.CADDY, pods)
 
 
 def caddyfile_config_map(text: str) -> Manifest:

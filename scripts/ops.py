@@ -61,6 +61,11 @@ def _pulumi(args: Sequence[str], stack: str, project_dir: Path) -> Any:
 
 def host_of(outputs: Mapping[str, Any], settings: Mapping[str, Any]) -> Host:
     """The host from the stack's outputs (an OCI server's deploy key) or settings (an existing one's)."""
+    if "cluster_id" in outputs:
+        raise OpsError(
+            "a cluster stack has no host to SSH to: reach it with kubectl, its kubeconfig from "
+            f"`oci ce cluster create-kubeconfig --cluster-id {outputs['cluster_id']}` (docs/cluster.md)"
+        )
     command = str(outputs.get("ssh_command", ""))
     if not command.startswith("ssh ") or "@" not in command:
         raise OpsError("the stack has no ssh_command output: has `pulumi up` run for it?")

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from testbed.docker_host import _mount_points, _other_engines_run, _start_time
+from testbed.docker_host import cgroup_dirs, mount_points, other_engines_run, processes_of, remove_cgroups, start_time
 from testbed.images import PAUSE_IMAGE, oci_archive, pause_recipe
 from testbed.netns import Pair, namespace_pair
 from testbed.tools import require_root, require_tool
@@ -596,32 +596,16 @@ class Cluster:
         return (f"{self.root}/", f"{self.run_dir}/")
 
     def _cgroup_dirs(self) -> list[Path]:
-        base = Path("/sys/fs/cgroup")
-        candidates = (hierarchy / self.cgroup_root.strip("/") for hierarchy in base.iterdir())
-        return [path for path in candidates if path.is_dir()]
+        return cgroup_dirs(self.cgroup_root)
 
     def processes(self) -> set[int]:
         """The cluster's processes: by their command line (every program names a file of the cluster,
         shims name containerd's socket) and by their cgroup (pods' containers)."""
-        found: set[int] = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(mark in cmdline for mark in self._marks()):
-                found.add(int(entry.name))
-        for directory in self._cgroup_dirs():
-            for procs in directory.rglob("cgroup.procs"):
-                with suppress(OSError):
-                    found.update(int(pid) for pid in procs.read_text().split())
-        return found
+        return processes_of(self._marks(), self._cgroup_dirs())
 
     def mounts(self) -> list[Path]:
         tops = (self.root, self.run_dir)
-        return [point for point in _mount_points() if any(point == top or top in point.parents for top in tops)]
+        return [point for point in mount_points() if any(point == top or top in point.parents for top in tops)]
 
     def _task_ids(self) -> set[str]:
         folders = (
@@ -643,7 +627,7 @@ class Cluster:
             if not leftovers:
                 break
             for pid in leftovers:
-                seen.setdefault(pid, _start_time(pid) or "")
+                seen.setdefault(pid, start_time(pid) or "")
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)
@@ -652,19 +636,11 @@ class Cluster:
         for daemon in self.daemons:
             daemon.process.wait(30)
         deadline = time.monotonic() + 10
-        while any(_start_time(pid) == started for pid, started in seen.items()) and time.monotonic() < deadline:
+        while any(start_time(pid) == started for pid, started in seen.items()) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def _remove_cgroups(self) -> None:
-        for _ in range(50):
-            for directory in self._cgroup_dirs():
-                for current, _folders, _files in os.walk(directory, topdown=False):
-                    with suppress(OSError):
-                        os.rmdir(current)
-            if not self._cgroup_dirs():
-                return
-            time.sleep(0.1)
-        raise ClusterError(f"cgroups of the cluster remain: {self._cgroup_dirs()}")
+        remove_cgroups(self.cgroup_root, f"the cluster in {self.root}")
 
     def _unmount(self) -> None:
         for point in sorted(self.mounts(), key=lambda path: len(path.parts), reverse=True):
@@ -686,7 +662,7 @@ class Cluster:
                 if link.is_symlink() and os.readlink(link).startswith(f"{self.root}/"):
                     link.unlink()
         for folder in SHARED_DIRS:
-            if folder not in self.preexisting and (folder.parts[1] != "run" or not _other_engines_run()):
+            if folder not in self.preexisting and (folder.parts[1] != "run" or not other_engines_run()):
                 with suppress(OSError):
                     folder.rmdir()
 

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +180,7 @@ class DockerEngine:
 
         def track(pids: set[int]) -> None:
             for pid in pids:
-                started = _start_time(pid)
+                started = start_time(pid)
                 if started is not None:
                     tracked.setdefault(pid, started)
 
@@ -195,7 +195,7 @@ class DockerEngine:
                 process.kill()
                 process.wait()
         for _ in range(50):
-            ours = {pid for pid, started in tracked.items() if _alive(pid) and _start_time(pid) == started}
+            ours = {pid for pid, started in tracked.items() if _alive(pid) and start_time(pid) == started}
             leftovers = self._processes() | ours
             if not leftovers:
                 break
@@ -211,7 +211,7 @@ class DockerEngine:
         # so that no zombie of the engine is seen after stop().
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and (
-            any(_start_time(pid) == started for pid, started in tracked.items()) or _engine_zombies(since)
+            any(start_time(pid) == started for pid, started in tracked.items()) or _engine_zombies(since)
         ):
             time.sleep(0.05)
         (self.exec_root / "containerd" / "containerd.pid").unlink(missing_ok=True)
@@ -245,41 +245,13 @@ class DockerEngine:
         """This engine's processes: by their command line (containerd, shims, runc name the exec-root
         or the data-root) and by their cgroup (containers)."""
         marks = (str(self.exec_root) + "/", str(self.data_root) + "/", str(self.run_dir) + "/")
-        found: set[int] = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(mark in cmdline for mark in marks):
-                found.add(int(entry.name))
-        for directory in self._cgroup_dirs():
-            for procs in directory.rglob("cgroup.procs"):
-                with suppress(OSError):
-                    found.update(int(pid) for pid in procs.read_text().split())
-        return found
+        return processes_of(marks, self._cgroup_dirs())
 
     def _cgroup_dirs(self) -> list[Path]:
-        """The engine's cgroup parent in every hierarchy (cgroup v1 controllers, named, unified)."""
-        name = self.cgroup_parent.strip("/")
-        if not name:
-            return []
-        base = Path("/sys/fs/cgroup")
-        candidates = [base / name, *(hierarchy / name for hierarchy in base.iterdir() if hierarchy.is_dir())]
-        return [path for path in candidates if path.is_dir()]
+        return cgroup_dirs(self.cgroup_parent)
 
     def _remove_cgroups(self) -> None:
-        for _ in range(50):
-            for directory in self._cgroup_dirs():
-                for current, _dirs, _files in os.walk(directory, topdown=False):
-                    with suppress(OSError):
-                        os.rmdir(current)
-            if not self._cgroup_dirs():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"cgroups of the engine in {self.root} remain: {self._cgroup_dirs()}")
+        remove_cgroups(self.cgroup_parent, f"the engine in {self.root}")
 
     def _container_ids(self) -> set[str]:
         folders = (
@@ -299,10 +271,10 @@ class DockerEngine:
     def _unmount(self) -> None:
         """Lazily unmounts everything under the engine's folders, deepest first."""
         tops = (self.root.resolve(), self.run_dir.resolve())
-        mounts = [point for point in _mount_points() if any(point == top or top in point.parents for top in tops)]
+        mounts = [point for point in mount_points() if any(point == top or top in point.parents for top in tops)]
         for point in sorted(mounts, key=lambda path: len(path.parts), reverse=True):
             subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
-        remaining = [point for point in _mount_points() if any(point == top or top in point.parents for top in tops)]
+        remaining = [point for point in mount_points() if any(point == top or top in point.parents for top in tops)]
         if remaining:
             raise MountsRemain(f"mounts of the engine remain: {remaining}")
 
@@ -319,7 +291,7 @@ class DockerEngine:
         if not errors or not isinstance(errors[-1], MountsRemain):
             shutil.rmtree(self.root, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
-        if not _other_engines_run():
+        if not other_engines_run():
             for folder in SHARED_DIRS:
                 with suppress(OSError):
                     folder.rmdir()
@@ -375,7 +347,50 @@ def docker_engine(
             engine.cleanup()
 
 
-def _mount_points() -> list[Path]:
+def processes_of(marks: Sequence[str], cgroups: Sequence[Path]) -> set[int]:
+    """The processes whose command line names one of `marks`, and those in `cgroups` (or below)."""
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(mark in cmdline for mark in marks):
+            found.add(int(entry.name))
+    for directory in cgroups:
+        for procs in directory.rglob("cgroup.procs"):
+            with suppress(OSError):
+                found.update(int(pid) for pid in procs.read_text().split())
+    return found
+
+
+def cgroup_dirs(name: str) -> list[Path]:
+    """A cgroup `name` in every hierarchy (cgroup v1 controllers, named, unified) where it exists."""
+    name = name.strip("/")
+    if not name:
+        return []
+    base = Path("/sys/fs/cgroup")
+    candidates = [base / name, *(hierarchy / name for hierarchy in base.iterdir() if hierarchy.is_dir())]
+    return [path for path in candidates if path.is_dir()]
+
+
+def remove_cgroups(name: str, owner: str) -> None:
+    """Removes the cgroup `name` and those below it in every hierarchy, retrying while their last
+    processes exit; `owner` says whose they are when some remain."""
+    for _ in range(50):
+        for directory in cgroup_dirs(name):
+            for current, _dirs, _files in os.walk(directory, topdown=False):
+                with suppress(OSError):
+                    os.rmdir(current)
+        if not cgroup_dirs(name):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"cgroups of {owner} remain: {cgroup_dirs(name)}")
+
+
+def mount_points() -> list[Path]:
     points: list[Path] = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         # mountinfo escapes space, tab, newline and backslash as octal.
@@ -396,7 +411,7 @@ def _alive(pid: int) -> bool:
     return bool(fields) and fields[0] != "Z"
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     fields = _stat(pid)
     return fields[19] if len(fields) > 19 else None
 
@@ -434,7 +449,7 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _other_engines_run() -> bool:
+def other_engines_run() -> bool:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue

@@ -23,9 +23,9 @@ def cluster(
     certificate: OriginCertificate | None,
     turn: TurnCertificate | None,
 ) -> tuple[OkeCluster, Workloads, TurnEntry | None]:
-    shape, image = config.cluster.shape if config.cluster else None, config.socket_server.image
     # The config refuses a cluster without these (config.consistency.check_cluster, the edge's zone).
-    assert config.cluster and shape and placement and certificate and image, "a cluster stack is checked first"
+    assert config.cluster and placement and certificate and config.socket_server.image, "checked by the config"
+    shape, image = config.cluster.shape, config.socket_server.image
     net = config.network
     oke_args = OkeClusterArgs(
         config.compartment_id,

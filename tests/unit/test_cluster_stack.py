@@ -21,6 +21,7 @@ from policy.free_tier import (
     check_cluster_type,
     check_shape,
 )
+from scripts.ops import OpsError, host_of
 from testbed.mocks import NLB_IP, Run, is_secret, reveal, run_failing_program, run_program
 
 IMAGE = "ghcr.io/flowspace/socket-server:1.4.0"
@@ -229,3 +230,9 @@ def secret_data(run: Run, name: str) -> Any:
     found = [r for r in run.of_type("kubernetes:core/v1:Secret") if reveal(r.inputs)["metadata"]["name"] == name]
     assert len(found) == 1 and is_secret(found[0].inputs["stringData"]), name
     return found[0].inputs["stringData"]
+
+
+def test_ops_says_a_cluster_stack_has_no_host_to_ssh_to() -> None:
+    with pytest.raises(OpsError, match="cluster stack has no host") as refused:
+        host_of({"cluster_id": "ocid1.cluster.oc1..abc", "public_ip": NODE_IPS[0]}, {})
+    assert "oci ce cluster create-kubeconfig --cluster-id ocid1.cluster.oc1..abc" in str(refused.value)
