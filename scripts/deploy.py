@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from config.compute import AVAILABILITY_DOMAIN, COMPARTMENT_ID
+from scripts.pulumi_cli import PulumiFailed, require_cli
 
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 INSTANCE_TYPE = "oci:Core/instance:Instance"
@@ -243,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_attempts=arguments.max_attempts,
         max_seconds=arguments.max_minutes * 60,
     )
+    try:
+        require_cli()
+    except PulumiFailed as error:
+        print(f"[deploy] {error}", file=sys.stderr)
+        return 1
     stack = AutomationStack(arguments.stack, Path(__file__).resolve().parents[1])
     try:
         deploy(stack, policy)

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # shim sockets); removed when empty and no other engine runs.
 SHARED_DIRS = (Path("/run/docker/plugins"), Path("/run/docker"), Path("/run/containerd/s"), Path("/run/containerd"))
 SHIM_SOCKETS = Path("/run/containerd/s")
+# dockerd 20.10 uses the machine's containerd whenever this socket exists (the machine's own Docker
+# runs); an engine of the tests then starts over an empty /run/containerd of its own.
+MACHINE_CONTAINERD = Path("/run/containerd/containerd.sock")
 CONTAINERD_NAMESPACE = "moby"
 # Process names (comm, 15 characters at most) of the engine's programs.
 ENGINE_PROGRAMS = {"dockerd", "containerd", "containerd-shim", "runc", "docker-proxy", "docker-init"}
@@ -131,6 +134,7 @@ class DockerEngine:
         command = [
             "nsenter",
             *(self.enter or (f"--net=/var/run/netns/{self.namespace}",)),
+            *self._own_containerd(),
             "dockerd",
             # Not /etc/docker/daemon.json, nor /etc/docker/key.json: nothing of the machine's.
             "--config-file",
@@ -170,6 +174,16 @@ class DockerEngine:
                 self.stop()
                 raise TimeoutError(f"dockerd did not answer within {timeout:.0f}s:\n{self.log_tail()}")
             time.sleep(0.1)
+
+    @staticmethod
+    def _own_containerd() -> tuple[str, ...]:
+        """Where a containerd of the machine's own runs, dockerd starts in a private mount namespace
+        with an empty /run/containerd, so it starts its own containerd beside it (its mounts go
+        with that namespace); elsewhere, nothing."""
+        if not MACHINE_CONTAINERD.exists():
+            return ()
+        hide = 'mount -t tmpfs flowspace-engine /run/containerd && exec "$@"'
+        return ("unshare", "--mount", "--propagation", "private", "sh", "-c", hide, "sh")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stops dockerd (SIGTERM: it stops its containers and its containerd; SIGKILL after `timeout`),

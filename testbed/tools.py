@@ -1,4 +1,6 @@
-"""Test prerequisites: in CI a missing tool fails the run; elsewhere it skips with the reason."""
+"""Test prerequisites: in CI a missing tool fails the run; elsewhere, and in the quick tier
+(scripts/test-quick, which leaves root and the built tools to the full tier), it skips with the
+reason, which pytest's summary lists."""
 
 from __future__ import annotations
 
@@ -15,9 +17,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def in_quick_tier() -> bool:
+    return os.environ.get("FLOWSPACE_TIER", "") == "quick"
+
+
 def require(condition: bool, why: str) -> None:
     if condition:
         return
+    if in_quick_tier():
+        pytest.skip(f"{why}: left to the full tier (scripts/test)")
     if in_ci():
         pytest.fail(f"{why} (CI=true: a missing prerequisite is a failure; scripts/test installs it)")
     pytest.skip(why)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +149,62 @@ def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_
     assert triggers["schedule"] == [{"cron": "*/30 * * * *"}]
     job = document["jobs"]["edge"]
     assert job["environment"] == "watch"
-    check, tell = job["steps"][1], job["steps"][2]
-    assert check["run"].startswith("scripts/edge-check -s prod") and check["id"] == "check"
+    install, check, tell = job["steps"][1:4]
+    assert "-m scripts.edge_check -s prod" in check["run"] and check["id"] == "check"
+    assert "grep -x 'pyyaml==[0-9.]*' requirements.txt" in install["run"], "only the check's package, pinned"
+    assert "-r requirements.txt" not in install["run"] and "ensure-venv" not in check["run"]
     assert document["defaults"]["run"]["shell"] == "bash", "pipefail: the check's failure survives `| tee`"
     assert tell["if"] == "failure() && steps.check.outcome == 'failure'"
     assert 'oci ons message publish --topic-id "$TOPIC_ID"' in tell["run"]
     assert tell["env"]["TOPIC_ID"] == "${{ vars.ALERT_TOPIC_ID }}"
+
+
+def test_the_watchs_check_needs_no_package_but_the_one_it_installs() -> None:
+    """The watch runs every 30 minutes: it installs PyYAML alone, so edge_check imports nothing else."""
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, scripts.edge_check; print(' '.join(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # PyYAML's C extension brings Cython's runtime modules (underscored) with it.
+    outside = {name.split(".")[0] for name in imported} - set(sys.stdlib_module_names) - {"cython_runtime"}
+    assert {name for name in outside if not name.startswith("_")} == {"yaml", "model", "render", "scripts"}
+    local = {name for name in imported if name.split(".")[0] in {"model", "render"}}
+    for module in local:
+        source = (ROOT / module.replace(".", "/")).with_suffix(".py")
+        if source.exists():
+            imports = re.findall(r"^(?:from|import) (\w+)", source.read_text(), re.MULTILINE)
+            assert set(imports) <= {*sys.stdlib_module_names, "model", "render", "yaml", "__future__"}, module
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
+def test_every_job_on_a_runner_has_a_time_limit(workflow: Path) -> None:
+    """GitHub's default is 6 hours of a hung job."""
+    for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+        if "runs-on" in job:
+            assert 0 < job.get("timeout-minutes", 0) <= 90, f"{workflow.name}: job {name} has no timeout-minutes"
+
+
+def test_the_tools_cache_key_covers_every_build_input() -> None:
+    """A build script, a version or a source of a built tool changed: the key changes (and the prefix
+    restores the rest: each tool's folder is keyed by its own digest)."""
+    (cache,) = (step for step in steps(ROOT / ".github/workflows/test.yml") if "actions/cache@" in step.get("uses", ""))
+    key = cache["with"]["key"]
+    patterns = re.findall(r"'([^']+)'", key)
+    assert cache["with"]["restore-keys"] == "flowspace-tools-"
+    built_by = [path for path in (ROOT / "scripts").iterdir() if path.name.startswith(("build-", "install-"))]
+    inputs = [
+        *built_by,
+        *(ROOT / "scripts/lib").iterdir(),
+        ROOT / ".pulumi-version",
+        ROOT / "requirements.txt",
+        ROOT / "model/versions.py",
+        ROOT / "testbed/images.py",
+        *(ROOT / "tests/tools/livekit-client").iterdir(),
+        *(ROOT / "tests/fixtures/record-provider").iterdir(),
+    ]
+    for path in inputs:
+        relative = path.relative_to(ROOT).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"the cache key leaves out {relative}"
