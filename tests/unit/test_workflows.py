@@ -161,8 +161,13 @@ def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_
 
 def test_the_watchs_check_needs_no_package_but_the_one_it_installs() -> None:
     """The watch runs every 30 minutes: it installs PyYAML alone, so edge_check imports nothing else."""
+    # What importing the check adds to what the interpreter starts with (site hooks and all).
     imported = subprocess.run(
-        [sys.executable, "-c", "import sys, scripts.edge_check; print(' '.join(sys.modules))"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; before = set(sys.modules); import scripts.edge_check; print(*set(sys.modules) - before)",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
