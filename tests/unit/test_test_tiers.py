@@ -5,6 +5,7 @@ its parts; the machine picture sees what a run leaves behind. Runs in the quick 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,32 @@ def test_the_machine_picture_sees_a_process_left_behind_and_a_listening_socket()
     assert any(line.startswith("mount / ") for line in picture)
     ours = machine_state.state(outside=os.getpid())
     assert not [line for line in ours if "pytest" in line and str(ROOT) in line]
+
+
+# What bash 3.2 (macOS's own) does not know: associative arrays, mapfile, case changes, negative
+# indexes, namerefs, coprocesses, `|&` and `&>>`.
+BASH4_ONLY = re.compile(
+    r"declare -A|local -A|mapfile|readarray|\$\{\w+(,,|\^\^)|\[-\d+\]|declare -n|local -n|coproc |\|&|&>>"
+)
+# The scripts a macOS user runs: the quick tier and the operator's commands.
+RUN_ON_MACOS = (
+    "test-quick",
+    "lint",
+    "ensure-venv",
+    "install-pulumi",
+    "lib/cache.sh",
+    "deploy",
+    "ops",
+    "host-diff",
+    "edge-check",
+    "vercel-env",
+    "backup-state",
+    "preview-mirror",
+)
+
+
+@pytest.mark.parametrize("script", RUN_ON_MACOS)
+def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
+    for number, line in enumerate((ROOT / "scripts" / script).read_text().splitlines(), 1):
+        if not line.lstrip().startswith("#"):
+            assert not BASH4_ONLY.search(line), f"scripts/{script}:{number} needs bash 4: {line.strip()}"
