@@ -223,3 +223,37 @@ def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
     for number, line in enumerate((ROOT / "scripts" / script).read_text().splitlines(), 1):
         if not line.lstrip().startswith("#"):
             assert not BASH4_ONLY.search(line), f"scripts/{script}:{number} needs bash 4: {line.strip()}"
+
+
+@pytest.mark.parametrize(
+    ("suites", "builds"),
+    [
+        (["unit", "policy"], set()),
+        (["lint"], set()),
+        (["render"], {"livekit-server"}),
+        (["host"], {"livekit-server", "docker-engine"}),
+        (["engine"], {"livekit-server", "docker-engine", "pulumi-engine", "record-provider"}),
+        (["cluster"], {"livekit-server", "pulumi-engine", "kubernetes", "cni-plugins", "pulumi-kubernetes"}),
+        (
+            [],
+            {
+                "livekit-server",
+                "livekit-client",
+                "docker-engine",
+                "pulumi-engine",
+                "record-provider",
+                "kubernetes",
+                "cni-plugins",
+                "pulumi-kubernetes",
+            },
+        ),
+    ],
+)
+def test_a_suite_builds_and_installs_only_what_it_uses(suites: list[str], builds: set[str]) -> None:
+    plan = run([str(ROOT / "scripts/install-test-deps"), "plan", *suites])
+    assert plan.returncode == 0, plan.stderr
+    lines = [line.split(" ", 1) for line in plan.stdout.splitlines()]
+    assert {name for kind, name in lines if kind == "build"} == builds
+    packages = {name for kind, name in lines if kind == "package"}
+    assert ("docker.io" in packages) == bool(builds & {"docker-engine"})
+    assert ("etcd-server" in packages) == (not suites or "cluster" in suites)
