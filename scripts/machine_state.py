@@ -2,15 +2,17 @@
 services among them), listening sockets, iptables rules, mounts and network namespaces of the
 machine's own (initial) namespaces. Standard library only; run as root to see every process.
 
-    python3 -m scripts.machine_state --outside PID > before.txt
+    python3 -m scripts.machine_state --run PID > before.txt
 
-`--outside PID` leaves out that process's own tree and its ancestors (the run taking the picture).
-A process counts only if it is still there a moment later, so a passing cron job or probe does not.
+Processes: init's children (services, daemons, orphans) and those of the run PID (the one taking
+the picture), not the run itself, its ancestors or the picturing process. A process counts only
+if it is still there a moment later.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 PROC = Path("/proc")
-KERNEL_THREADS_PARENT = 2
 TCP_LISTEN = "0A"
 UDP_BOUND = "07"
 SETTLE_SECONDS = 2.0
@@ -37,28 +38,37 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def _family(pid: int, parents: dict[int, int]) -> set[int]:
-    """The process, its descendants and its ancestors (init aside)."""
-    family = {pid}
+def _lineage(pid: int, parents: dict[int, int]) -> set[int]:
+    """The process and its ancestors, init aside."""
+    lineage: set[int] = set()
+    while pid > 1:
+        lineage.add(pid)
+        pid = parents.get(pid, 0)
+    return lineage
+
+
+def _descendants(pid: int, parents: dict[int, int]) -> set[int]:
+    found: set[int] = set()
     grew = True
     while grew:
-        children = {child for child, parent in parents.items() if parent in family and child not in family}
-        family |= children
+        children = {child for child, parent in parents.items() if parent in found | {pid} and child not in found}
+        found |= children
         grew = bool(children)
-    ancestor = parents.get(pid, 0)
-    while ancestor > 1:
-        family.add(ancestor)
-        ancestor = parents.get(ancestor, 0)
-    return family
+    return found
 
 
-def _processes(outside: int | None) -> dict[int, str]:
+def _processes(run: int | None) -> dict[int, str]:
+    """What a run can leave behind: the machine's daemons and orphans (init's children: services,
+    and whatever outlived its parent), and the run's own processes other than the one picturing.
+    Another program's passing children (a shell's `sleep`) are not the run's to answer for."""
     parents = _parents()
-    skipped = _family(outside, parents) if outside else set()
+    me = _lineage(os.getpid(), parents)
+    run_line = _lineage(run, parents) if run else set()
+    counted = {pid for pid, parent in parents.items() if parent == 1} - run_line
+    if run:
+        counted |= _descendants(run, parents) - me
     found: dict[int, str] = {}
-    for pid, parent in parents.items():
-        if pid in skipped or pid == KERNEL_THREADS_PARENT or parent == KERNEL_THREADS_PARENT:
-            continue
+    for pid in counted:
         try:
             argv = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -68,10 +78,10 @@ def _processes(outside: int | None) -> dict[int, str]:
     return found
 
 
-def processes(outside: int | None) -> list[str]:
-    first = _processes(outside)
+def processes(run: int | None) -> list[str]:
+    first = _processes(run)
     time.sleep(SETTLE_SECONDS)
-    second = _processes(outside)
+    second = _processes(run)
     return [line for pid, line in second.items() if first.get(pid) == line]
 
 
@@ -120,15 +130,15 @@ def namespaces() -> list[str]:
     return sorted(f"netns {entry.name}" for entry in folder.iterdir()) if folder.is_dir() else []
 
 
-def state(outside: int | None) -> list[str]:
-    return sorted([*processes(outside), *sockets(), *firewall(), *mounts(), *namespaces()])
+def state(run: int | None) -> list[str]:
+    return sorted([*processes(run), *sockets(), *firewall(), *mounts(), *namespaces()])
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--outside", type=int, help="leave out this process's tree and ancestors")
+    parser.add_argument("--run", type=int, help="the run taking the picture: its own processes count, not it")
     arguments = parser.parse_args(argv)
-    sys.stdout.write("".join(f"{line}\n" for line in state(arguments.outside)))
+    sys.stdout.write("".join(f"{line}\n" for line in state(arguments.run)))
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -176,24 +177,26 @@ def test_a_runs_closing_line_sums_its_pytest_runs(tmp_path: Path, capsys: pytest
     assert junit_total.main([str(second)]) == 0
 
 
-def test_the_machine_picture_sees_a_process_left_behind_and_a_listening_socket() -> None:
-    import socket
-
+def test_the_machine_picture_sees_what_a_run_leaves_behind() -> None:
+    """A child of the run still running, a daemon that outlived its parent (init's now), a listening
+    socket; the run itself is not in its own picture."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        left = subprocess.Popen(["sleep", "37.5"], start_new_session=True)
+        child = subprocess.Popen(["sleep", "37.5"])
+        subprocess.run(["sh", "-c", "sleep 38.5 > /dev/null 2>&1 &"], check=True)
         try:
-            picture = machine_state.state(outside=None)
+            picture = machine_state.state(run=os.getpid())
         finally:
-            left.kill()
-            left.wait()
-    assert "process sleep 37.5" in picture
+            child.kill()
+            child.wait()
+            subprocess.run(["pkill", "-f", "^sleep 38.5$"], check=False)
+    assert "process sleep 37.5" in picture, "the run's own child"
+    assert "process sleep 38.5" in picture, "a daemon (init's child)"
     assert f"listen tcp 0100007F:{port}" in picture
     assert any(line.startswith("mount / ") for line in picture)
-    ours = machine_state.state(outside=os.getpid())
-    assert not [line for line in ours if "pytest" in line and str(ROOT) in line]
+    assert not [line for line in picture if "pytest" in line and str(ROOT) in line and "sleep" not in line]
 
 
 # What bash 3.2 (macOS's own) does not know: associative arrays, mapfile, case changes, negative
