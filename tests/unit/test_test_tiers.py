@@ -207,6 +207,7 @@ BASH4_ONLY = re.compile(
 # The scripts a macOS user runs: the quick tier and the operator's commands.
 RUN_ON_MACOS = (
     "test-quick",
+    "ensure-npm",
     "lint",
     "ensure-venv",
     "install-pulumi",
