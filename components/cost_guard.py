@@ -72,6 +72,12 @@ def service_down_query(instance_id: str) -> str:
     return f'{allowance.HEALTH_METRIC_NAME}[{window}]{{resourceId = "{instance_id}"}}.groupBy(check).min() < 1'
 
 
+def watch_silence_query(stack: str) -> str:
+    """True once the `watch` workflow has posted no heartbeat for this stack for three hours."""
+    window, period = f"{allowance.WATCH_ALARM_WINDOW_MINUTES}m", f"{allowance.WATCH_SILENCE_HOURS}h"
+    return f'{allowance.WATCH_METRIC_NAME}[{window}]{{stack = "{stack}"}}.groupBy(stack).absent({period})'
+
+
 # True while the instance publishes no CPU metric: it is stopped, hung, or gone.
 instance_silence_query = partial(silence_query, "CpuUtilization", 5, INSTANCE_ABSENCE_PERIOD)
 
@@ -229,6 +235,17 @@ class CostGuard(pulumi.ComponentResource):
             "Check the instance in the console (Compute > Instances), then `scripts/ops -s <stack> status`.",
             AGENT_NAMESPACE,
         )
+        if args.alerts.edge_watch:
+            alarm(
+                "watch-silent",
+                "watch-silent",
+                lambda _: watch_silence_query(args.project.stack),
+                "WARNING",
+                f"The watch through the edge has not run for {allowance.WATCH_SILENCE_HOURS} hours: nobody checks the "
+                "stack from outside. GitHub disables a public repository's schedules after 60 days without activity: "
+                "Actions > watch > Enable workflow, then check its last runs.",
+                allowance.WATCH_METRIC_NAMESPACE,
+            )
 
         self.topic_id = topic.id
         self.budget_id = budget.id

@@ -77,6 +77,15 @@ ALERT_CHAT_WEBHOOK = Key(
     default_doc="none",
     secret=True,
 )
+EDGE_WATCH_ALARM = Key(
+    "edgeWatchAlarm",
+    "boolean",
+    "bool",
+    "the `watch` workflow checks this stack: a `watch-silent` alarm when its runs stop (a disabled schedule)",
+    "true",
+    default=False,
+)
+
 KEYS = (
     FREE_TIER_ALLOWANCE,
     ACCEPTED_MONTHLY_COST_USD,
@@ -84,6 +93,7 @@ KEYS = (
     OTHER_A1_IN_TENANCY,
     ALERT_EMAIL,
     ALERT_CHAT_WEBHOOK,
+    EDGE_WATCH_ALARM,
     BUDGET_AMOUNT_USD,
     TENANCY_ID,
 )
@@ -150,10 +160,12 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
     email = reader.raw(ALERT_EMAIL)
     amount = reader.integer(BUDGET_AMOUNT_USD)
     tenancy_id = reader.raw(TENANCY_ID)
+    edge_watch = reader.boolean(EDGE_WATCH_ALARM)
     if email is None:
         for key, value in (
             (TENANCY_ID, tenancy_id),
             (BUDGET_AMOUNT_USD, None if amount == BUDGET_AMOUNT_USD.default else amount),
+            (EDGE_WATCH_ALARM, edge_watch or None),
         ):
             if value is not None:
                 reader.ignored(key, "the cost alerts are off without alertEmail", ALERT_EMAIL.set_command())
@@ -173,7 +185,7 @@ def read_cost_alerts(reader: Reader, compartment_id: str) -> allowance.CostAlert
             tenancy_id = ""
     else:
         checks.ocid(reader, TENANCY_ID, tenancy_id, ("tenancy",))
-    return allowance.CostAlerts(email, amount, tenancy_id)
+    return allowance.CostAlerts(email, amount, tenancy_id, edge_watch)
 
 
 def read_chat_webhook(reader: Reader, alerts_on: bool) -> pulumi.Output[str] | None:

@@ -2,12 +2,14 @@
 # Runs on the host, from inside one release directory (releases/<id>/release.sh):
 #   receive-secrets   read "name base64" lines on stdin into the secrets folder (mode 0600)
 #   activate SERVER   runs the activation detached from the SSH session and follows its log: a
-#                     dropped session leaves it running, and a retry waits for it, then converges
+#                     dropped session leaves it running, and a retry waits for it, then converges;
+#                     prints the activation's id, which the host records as its last activation
 #   (the activation)  build, firewall, converge the services, health gate; on failure the last good
 #                     release from the history restores itself (its firewall and services); prune
 #   restore           (by a later release's rollback, under its lock) this release's services again
 #   retire SERVER     on delete: take the stack down if this release is the current one, on the
-#                     server it was activated for
+#                     server it was activated for, and no activation came after the one deleted
+#                     (its id arrives as PULUMI_COMMAND_STDOUT: the create's output)
 #   gate              only the health gate, against what runs now
 # and, for scripts/ops (run from the current release's folder):
 #   status            the running release, the firewall, each service's state and age, disk, memory
@@ -39,6 +41,9 @@ readonly failed="$app_dir/failed.log"
 readonly owner="$app_dir/stack"
 # The server the live release was activated for (an instance id, or the address of an existing one).
 readonly server_file="$app_dir/server"
+# The id of the last activation by the program: a replaced activation resource (created before the
+# old one is deleted) activates the same release again, and the old one's delete must leave it.
+readonly activation_file="$app_dir/activation"
 readonly activation_log="$release_dir/activation.log"
 # Outside the app folder: it outlives a retirement.
 audit_log="$(dirname "$app_dir")/.flowspace-audit.log"
@@ -452,8 +457,9 @@ pull_private_image() {
   fi
 }
 
-activate_detached() {
+activate_detached() { # server [activation id: none for an operator's reactivation]
   activate_detached_server=$1
+  activate_detached_activation=${2:-}
   hold_lock
   claim_host
   build_socket_server
@@ -476,6 +482,9 @@ activate_detached() {
   record_success
   audit activated
   printf '%s\n' "$activate_detached_server" > "$server_file"
+  if [ -n "$activate_detached_activation" ]; then
+    printf '%s\n' "$activate_detached_activation" > "$activation_file"
+  fi
   point_current_at "$release_dir"
   install_firewall_for_boot "$release_dir"
   install_meter
@@ -486,13 +495,26 @@ activate_detached() {
 
 # The SSH session only follows the activation: it runs in a session of its own, logging to a file,
 # so a dropped connection or a cancelled job does not end it halfway; a retry waits for its lock.
-activate() {
+activate() { # server [--keep-activation: an operator's reactivation, not the program's]
+  if [ "${2:-}" = --keep-activation ]; then
+    activate_id=""
+  else
+    activate_id=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+  fi
   touch "$activation_log"
   activate_from=$(($(wc -c < "$activation_log") + 1))
-  setsid sh "$release_dir/$RELEASE_SCRIPT" activate-detached "$1" >> "$activation_log" 2>&1 < /dev/null &
+  setsid sh "$release_dir/$RELEASE_SCRIPT" activate-detached "$1" "$activate_id" >> "$activation_log" 2>&1 < /dev/null &
   activate_worker=$!
   tail --bytes="+$activate_from" --pid="$activate_worker" --follow "$activation_log" >&2 || true
   wait "$activate_worker"
+  if [ -n "$activate_id" ]; then
+    printf 'activation %s\n' "$activate_id"
+  fi
+}
+
+# The id the deleted activation printed when it was created.
+deleted_activation() {
+  printf '%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 's/^activation \([0-9a-f]\{16\}\)$/\1/p' | tail -n 1
 }
 
 retire() {
@@ -502,15 +524,32 @@ retire() {
     return 0
   fi
   if [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ]; then
-    say "stopping the stack and removing its releases"
-    audit retired
-    compose down --remove-orphans --volumes >&2
-    rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
-      "$live_slot_file" "$slots_dir" "$server_file"
-    prune_unnamed
-    rm -f "$app_dir/.lock"
-    rmdir "$app_dir" 2> /dev/null || true
+    retire_deleted=$(deleted_activation)
+    retire_last=$(cat "$activation_file" 2> /dev/null || true)
+    if [ -n "$retire_last" ] && [ -z "$retire_deleted" ]; then
+      say "the deleted activation's id did not reach the host, so the stack stays: sshd must accept it" \
+        "(add 'AcceptEnv PULUMI_COMMAND_STDOUT' to /etc/ssh/sshd_config.d/60-flowspace.conf, reload sshd," \
+        "run pulumi again); to take the stack down by hand: sh $release_dir/$RELEASE_SCRIPT retire-now"
+      exit 1
+    fi
+    if [ -n "$retire_last" ] && [ "$retire_deleted" != "$retire_last" ]; then
+      say "release $release_id was activated again (activation $retire_last) after the deleted one" \
+        "($retire_deleted): the stack stays"
+      return 0
+    fi
+    tear_down
   fi
+}
+
+tear_down() {
+  say "stopping the stack and removing its releases"
+  audit retired
+  compose down --remove-orphans --volumes >&2
+  rm -rf "$releases_dir" "$mounts_dir" "$caddy_dir" "$current" "$history" "$failed" "$owner" \
+    "$live_slot_file" "$slots_dir" "$server_file" "$activation_file"
+  prune_unnamed
+  rm -f "$app_dir/.lock"
+  rmdir "$app_dir" 2> /dev/null || true
 }
 
 # The container of a service: the socket server is its live slot's.
@@ -602,9 +641,14 @@ operator_rollback() {
 case "${1:-}" in
   receive-secrets) receive_secrets ;;
   activate) activate "${2:?activate: the server this host is}" ;;
-  activate-detached) activate_detached "${2:?}" ;;
+  activate-detached) activate_detached "${2:?}" "${3:-}" ;;
   restore) restore ;;
   retire) retire "${2:?retire: the server the release was activated for}" ;;
+  retire-now)
+    hold_lock
+    [ "$(readlink "$current" 2> /dev/null || true)" = "$release_dir" ] || { say "not the current release"; exit 1; }
+    tear_down
+    ;;
   gate) gate ;;
   status) status ;;
   logs) shift; logs "$@" ;;
@@ -613,11 +657,11 @@ case "${1:-}" in
   rollback) operator_rollback ;;
   reactivate)
     [ -s "$server_file" ] || { say "this host was never activated: nothing to reactivate for"; exit 1; }
-    activate "$(cat "$server_file")"
+    activate "$(cat "$server_file")" --keep-activation
     ;;
   audit) cat "$audit_log" 2> /dev/null || true ;;
   *)
-    echo "usage: $0 receive-secrets|activate SERVER|restore|retire SERVER|gate|status|logs|exec|releases|rollback|reactivate|audit" >&2
+    echo "usage: $0 receive-secrets|activate SERVER|restore|retire SERVER|retire-now|gate|status|logs|exec|releases|rollback|reactivate|audit" >&2
     exit 2
     ;;
 esac

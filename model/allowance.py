@@ -142,6 +142,13 @@ EGRESS_SILENCE_HOURS = 3
 HEALTH_METRIC_NAME = "ServiceHealthy"
 HEALTH_ALARM_WINDOW_MINUTES = 15
 HEALTH_SILENCE_MINUTES = 30
+# Each run of the `watch` workflow (every 30 minutes) posts one reading, dimension `stack`; three
+# hours without one raise the stack's `watch-silent` alarm: the watch itself stopped (GitHub disables
+# a public repository's schedules after 60 days without activity; an expired key; a broken workflow).
+WATCH_METRIC_NAMESPACE = "flowspace_watch"
+WATCH_METRIC_NAME = "EdgeWatchRan"
+WATCH_ALARM_WINDOW_MINUTES = 60
+WATCH_SILENCE_HOURS = 3
 
 
 def egress_alarm_bytes(fraction: float) -> int:
@@ -155,6 +162,8 @@ class CostAlerts:
     budget_amount_usd: int
     # Budgets live in the root compartment.
     tenancy_id: str
+    # The `watch` workflow checks this stack: an alarm when its heartbeat stops.
+    edge_watch: bool = False
 
 
 _A1_USAGE = re.compile(r"(?P<ocpus>[0-9]+(\.[0-9]+)?)/(?P<memory>[0-9]+(\.[0-9]+)?)(/(?P<boot>[0-9]+))?")

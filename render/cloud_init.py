@@ -13,9 +13,12 @@ from model.ports import Ingress
 from render import firewall, tuning
 from render.yaml_text import dump
 
-SSHD_HARDENING = """PasswordAuthentication no
+# AcceptEnv: pulumi-command hands a delete its create's output, and the activation's delete needs
+# the activation's id to tell a destroy from a replacement (release.sh retire).
+SSHD_SETTINGS = """PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin no
+AcceptEnv PULUMI_COMMAND_STDOUT
 """
 
 
@@ -50,7 +53,7 @@ def cloud_config(settings: CloudInitSettings) -> dict[str, Any]:
                 "permissions": "0644",
                 "content": firewall.render_firewall_unit(),
             },
-            {"path": "/etc/ssh/sshd_config.d/60-flowspace.conf", "permissions": "0644", "content": SSHD_HARDENING},
+            {"path": "/etc/ssh/sshd_config.d/60-flowspace.conf", "permissions": "0644", "content": SSHD_SETTINGS},
             {"path": SYSCTL_PATH, "permissions": "0644", "content": tuning.render_sysctl_conf()},
         ],
         "runcmd": [

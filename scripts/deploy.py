@@ -1,12 +1,18 @@
-"""`pulumi up` that rides out Oracle's "Out of host capacity" for A1 launches.
+"""`pulumi up` with the preview and the policy pack's verdict first, that rides out Oracle's "Out of
+host capacity" for A1 launches.
 
-On that error (and only while the instance does not exist yet) it tries again, backing off
+It shows the preview (with the policy pack in `policy/`, and `policy/<stack>.json` when there is
+one) and asks before it changes anything (`--yes`: no question, for automation). Then, on the
+capacity error (and only while the instance does not exist yet) it tries again, backing off
 between attempts, bounded in attempts and time, moving through the availability domains the
 region has (in a one-AD region such as ap-chuncheon-1: the same one again). Any other error stops
 at once with its message. The AD is chosen for each run in a temporary copy of the project, so the
 committed stack file never changes.
 
-    scripts/deploy -s prod [--ads 0,1] [--max-attempts 24] [--max-minutes 120]
+    scripts/deploy -s prod [--yes] [--refresh] [--ads 0,1] [--max-attempts 24] [--max-minutes 120]
+
+A stack without an OCI server (an existing server, `targetHost`) has no availability domain to
+move through: one preview, one `up`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from config.compute import AVAILABILITY_DOMAIN, COMPARTMENT_ID
+from config.existing import TARGET_HOST
 from scripts.pulumi_cli import PulumiFailed, require_cli
 
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
@@ -38,7 +45,8 @@ PROVIDER_CREDENTIALS = {
     "oci:privateKeyPassword": "pass_phrase",
     "oci:region": "region",
 }
-# What `pulumi up` needs of a checkout; the copy gets the stack file too.
+# What `pulumi up` needs of a checkout (the program, and what its local commands and the policy
+# pack run); the copy gets the stack file too.
 PROGRAM = (
     "__main__.py",
     "Pulumi.yaml",
@@ -50,7 +58,10 @@ PROGRAM = (
     "wiring",
     "host-files",
     "reference-socket-server",
+    "scripts",
+    "policy",
 )
+POLICY_PACK = "policy"
 
 
 class DeployFailed(Exception):
@@ -62,7 +73,11 @@ class GaveUp(Exception):
 
 
 class Stack(Protocol):
+    def preview(self, on_output: Callable[[str], None]) -> None: ...
+
     def up(self, on_output: Callable[[str], None]) -> None: ...
+
+    def has_oci_server(self) -> bool: ...
 
     def use_availability_domain(self, index: int) -> None: ...
 
@@ -91,8 +106,21 @@ def deploy(
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    confirm: Callable[[], bool] = lambda: True,
 ) -> int:
-    """Runs `up` until it succeeds; returns the number of attempts. Raises GaveUp or DeployFailed."""
+    """The preview, the operator's yes, then `up` until it succeeds; returns the number of attempts.
+    Raises GaveUp or DeployFailed."""
+    log("[deploy] the preview, with the policy pack's verdict:")
+    try:
+        stack.preview(log)
+    except DeployFailed as error:
+        raise DeployFailed(f"the preview failed, nothing was changed: {error}") from error
+    if not confirm():
+        raise GaveUp("nothing was changed (answer yes, or pass --yes, to deploy)")
+    if not stack.has_oci_server():
+        stack.up(log)
+        log("[deploy] done")
+        return 1
     started = clock()
     delay = policy.first_delay_seconds
     count = stack.availability_domain_count()
@@ -201,7 +229,7 @@ class AutomationStack:
     """The real stack through the Automation API, in a temporary copy of the project: the AD of a
     run is set there, never in the committed Pulumi.<stack>.yaml."""
 
-    def __init__(self, stack_name: str, project_dir: Path) -> None:
+    def __init__(self, stack_name: str, project_dir: Path, refresh: bool = False) -> None:
         from pulumi import automation
 
         self._automation = automation
@@ -210,12 +238,26 @@ class AutomationStack:
         if stack_file.exists():
             shutil.copy(stack_file, self._copy / stack_file.name)
         self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(self._copy))
+        policy_config = self._copy / POLICY_PACK / f"{stack_name}.json"
+        # A refresh first lets the state learn of drift (a rebooted VM, a record edited by hand).
+        self._options: dict[str, Any] = {"policy_packs": [str(self._copy / POLICY_PACK)], "refresh": refresh}
+        if policy_config.exists():
+            self._options["policy_pack_configs"] = [str(policy_config)]
+
+    def preview(self, on_output: Callable[[str], None]) -> None:
+        try:
+            self._stack.preview(on_output=on_output, color="never", diff=True, **self._options)
+        except self._automation.errors.CommandError as error:
+            raise DeployFailed(str(error)) from error
 
     def up(self, on_output: Callable[[str], None]) -> None:
         try:
-            self._stack.up(on_output=on_output, color="never")
+            self._stack.up(on_output=on_output, color="never", **self._options)
         except self._automation.errors.CommandError as error:
             raise DeployFailed(str(error)) from error
+
+    def has_oci_server(self) -> bool:
+        return not self._stack.get_all_config().get(TARGET_HOST.full_name)
 
     def use_availability_domain(self, index: int) -> None:
         self._stack.set_config(AVAILABILITY_DOMAIN_KEY, self._automation.ConfigValue(value=str(index)))
@@ -238,7 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ads", help="availability domain indexes to rotate through (default: all the region has)")
     parser.add_argument("--max-attempts", type=int, default=RetryPolicy.max_attempts)
     parser.add_argument("--max-minutes", type=float, default=RetryPolicy.max_seconds / 60)
+    parser.add_argument("--yes", action="store_true", help="deploy after the preview without asking")
+    parser.add_argument("--refresh", action="store_true", help="refresh the state before the preview and the up")
+    parser.add_argument("--project-dir", type=Path, default=Path(__file__).resolve().parents[1], help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
+    if not arguments.yes and not sys.stdin.isatty():
+        print("[deploy] nobody can answer the question here: pass --yes to deploy after the preview", file=sys.stderr)
+        return 2
     policy = RetryPolicy(
         availability_domains=[int(index) for index in arguments.ads.split(",")] if arguments.ads else None,
         max_attempts=arguments.max_attempts,
@@ -249,15 +297,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PulumiFailed as error:
         print(f"[deploy] {error}", file=sys.stderr)
         return 1
-    stack = AutomationStack(arguments.stack, Path(__file__).resolve().parents[1])
+    stack = AutomationStack(arguments.stack, arguments.project_dir, refresh=arguments.refresh)
     try:
-        deploy(stack, policy)
+        deploy(stack, policy, confirm=(lambda: True) if arguments.yes else ask)
     except (DeployFailed, GaveUp) as error:
         print(f"[deploy] {error}", file=sys.stderr)
         return 1
     finally:
         stack.close()
     return 0
+
+
+def ask() -> bool:
+    return input("[deploy] deploy these changes? [y/N] ").strip().lower() in ("y", "yes")
 
 
 if __name__ == "__main__":

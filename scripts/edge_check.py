@@ -3,12 +3,14 @@ certificate, the proxy, Caddy and the services behind it.
 
     scripts/edge-check -s prod                       the stack's two hostnames (Pulumi.<stack>.yaml)
     scripts/edge-check --socket HOST --livekit HOST
+    scripts/edge-check -s prod --attempts 3 --pause 60   a failure counts only when it lasts
 
 Per hostname: `/healthz` answers 200 over verified HTTPS, and a WebSocket upgrade gets through
 (the socket server's Socket.io endpoint switches protocols; LiveKit's signaling answers the upgrade
 itself, 101, or 401 without a token, rather than the edge refusing it). One line per check;
-exit 1 when any fails, naming it. `up` runs it after the DNS switch (warning only), the `watch`
-workflow on a schedule.
+exit 1 when any fails, naming it. With `--attempts`, the checks that failed are tried again after a
+pause: one blip (a reload, a dropped connection) is not a page. `up` runs it after the DNS switch
+(warning only), the `watch` workflow on a schedule.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import os
 import socket
 import ssl
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +100,24 @@ def run_checks(socket_host: str, livekit_host: str, context: ssl.SSLContext) -> 
     ]
 
 
+def checks_that_last(
+    run: Callable[[], list[Check]], attempts: int, pause_seconds: float, sleep: Callable[[float], None] = time.sleep
+) -> list[Check]:
+    """The checks, run again up to `attempts` times in all while any fails: a check fails only if it
+    failed every time. Each attempt's lines are printed."""
+    failing: dict[str, Check] | None = None
+    for attempt in range(1, attempts + 1):
+        checks = run()
+        print("\n".join(check.line() for check in checks))
+        now = {check.name: check for check in checks if check.failure is not None}
+        failing = now if failing is None else {name: check for name, check in now.items() if name in failing}
+        if not failing or attempt == attempts:
+            break
+        print(f"attempt {attempt} of {attempts}: {len(failing)} failed; again in {pause_seconds:g} s")
+        sleep(pause_seconds)
+    return [failing.get(check.name, Check(check.name, None)) if failing is not None else check for check in checks]
+
+
 def stack_hostnames(stack: str, project_dir: Path = PROJECT) -> tuple[str, str]:
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     settings = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() else {}
@@ -112,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--socket", help="the socket server's hostname")
     parser.add_argument("--livekit", help="LiveKit's hostname")
     parser.add_argument("--warn-only", action="store_true", help="say what failed, but exit 0 (for `up`)")
+    parser.add_argument("--attempts", type=int, default=1, help="tries before a failing check counts (default 1)")
+    parser.add_argument("--pause", type=float, default=60, help="seconds between the tries (default 60)")
     args = parser.parse_args(argv)
     if args.stack:
         socket_host, livekit_host = stack_hostnames(args.stack)
@@ -119,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         socket_host, livekit_host = args.socket, args.livekit
     else:
         parser.error("name the stack (-s) or both hostnames (--socket, --livekit)")
-    checks = run_checks(socket_host, livekit_host, ssl.create_default_context())
-    print("\n".join(check.line() for check in checks))
+    if args.attempts < 1:
+        parser.error("--attempts is at least 1")
+    context = ssl.create_default_context()
+    checks = checks_that_last(lambda: run_checks(socket_host, livekit_host, context), args.attempts, args.pause)
     failed = [check for check in checks if check.failure is not None]
     if failed and args.warn_only:
         print(f"warning: {len(failed)} of {len(checks)} checks through the edge failed (DNS may still be spreading)")

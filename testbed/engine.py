@@ -182,6 +182,7 @@ StrictModes no
 PidFile none
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+AcceptEnv PULUMI_COMMAND_STDOUT
 SetEnv {" ".join(f"{name}={value}" for name, value in _session_env(workdir, path).items())}
 """
 

@@ -30,6 +30,9 @@ class ReleaseHost:
     timeout: float = 600
     server: str = "ocid1.instance.oc1.ap-chuncheon-1.testserver"
     uploaded: dict[str, Release] = field(default_factory=dict)
+    # What each release's last activation printed, by server: pulumi-command hands a delete the
+    # create's output as PULUMI_COMMAND_STDOUT.
+    activations: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def app(self) -> Path:
@@ -47,7 +50,7 @@ class ReleaseHost:
         return release.id
 
     def command(
-        self, argv: Sequence[str], stdin: str = "", timeout: float | None = None
+        self, argv: Sequence[str], stdin: str = "", timeout: float | None = None, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         # In the user's home, as a login shell would be: never in the checkout.
         return subprocess.run(
@@ -55,17 +58,26 @@ class ReleaseHost:
             input=stdin,
             capture_output=True,
             text=True,
-            env=dict(self.env),
+            env={**self.env, **(env or {})},
             timeout=timeout or self.timeout,
             cwd=self.home,
         )
+
+    def created_output(self, identifier: str) -> dict[str, str]:
+        """What a delete gets of its create: the activation's output, as pulumi-command sends it."""
+        printed = self.activations.get((self.server, identifier))
+        return {"PULUMI_COMMAND_STDOUT": printed} if printed else {}
 
     def argv(self, identifier: str, action: str) -> list[str]:
         script = str(self.release_dir(identifier) / layout.RELEASE_SCRIPT)
         return ["sh", script, action, *([self.server] if action in FOR_A_SERVER else [])]
 
     def run(self, identifier: str, action: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return self.command(self.argv(identifier, action), stdin)
+        extra = self.created_output(identifier) if action == "retire" else {}
+        result = self.command(self.argv(identifier, action), stdin, env=extra)
+        if action == "activate" and result.returncode == 0:
+            self.activations[(self.server, identifier)] = result.stdout.strip()
+        return result
 
     def popen(self, identifier: str, action: str) -> subprocess.Popen[str]:
         """A session left running; what it prints is in the release's activation log, so nothing is
@@ -93,7 +105,7 @@ class ReleaseHost:
     def retire(self, identifier: str) -> subprocess.CompletedProcess[str]:
         """What deleting an activation runs (the release may be pruned already)."""
         script = str(self.release_dir(identifier) / layout.RELEASE_SCRIPT)
-        return self.command(["sh", "-c", retire_command(script, self.server)])
+        return self.command(["sh", "-c", retire_command(script, self.server)], env=self.created_output(identifier))
 
     def current(self) -> str:
         return Path(os.readlink(self.app / "current")).name

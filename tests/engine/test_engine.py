@@ -374,6 +374,28 @@ def _script(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+def test_7c_replacing_the_rollouts_commands_keeps_the_host_serving(host: SshHost, operator: Operator) -> None:
+    """`up --replace` creates the new command before the old one's delete runs: the activation's
+    delete then finds its release activated again, by the new one, and leaves it (then every host
+    command at once). Nothing restarts, and the next preview has nothing to do."""
+    release = current_release(host)
+    containers = host.containers()
+    commands = [
+        str(resource["urn"])
+        for resource in json.loads(operator.must("stack", "export").stdout)["deployment"]["resources"]
+        if str(resource["type"]).startswith("command:remote:") and "flowspace:host:Rollout" in str(resource["urn"])
+    ]
+    activation = [urn for urn in commands if urn.endswith("::rollout-activate")]
+    assert len(activation) == 1 and len(commands) > 3, commands
+    for replaced in (activation, commands):
+        run = operator.must(*UP, *(argument for urn in replaced for argument in ("--replace", urn)))
+        assert f"{len(replaced)} replaced" in run.output, run.output[-3000:]
+        assert "was activated again" in run.output and "stopping the stack" not in run.output, run.output[-3000:]
+        assert current_release(host) == release and running_release(host) == release
+        assert host.containers() == containers, "a replaced command restarted a service"
+    operator.must("preview", "--expect-no-changes", "--non-interactive")
+
+
 def test_8_destroy_leaves_nothing_on_the_host_or_in_the_state(host: SshHost, operator: Operator) -> None:
     run = operator.must("destroy", "--yes", "--non-interactive", "--skip-preview")
     assert "deleted" in run.output

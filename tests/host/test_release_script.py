@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import bcrypt
@@ -37,6 +37,7 @@ from render.release import (
     SecretValues,
     build_release,
     render_secret_files,
+    retire_command,
     secrets_stdin,
 )
 from testbed.pki import make_pki
@@ -132,7 +133,7 @@ class Host:
         self.variants[identifier] = str(variant)
         return identifier
 
-    @property
+    @cached_property
     def release_host(self) -> ReleaseHost:
         return ReleaseHost(self.root / "home" / "ubuntu", self.env(), prefix=self.machine.prefix, timeout=240)
 
@@ -324,6 +325,53 @@ def test_a_replaced_server_keeps_the_release_its_replacement_got(host: Host) -> 
     assert host.current() == release and host.running() == release
     assert replaced.retire(release).returncode == 0
     assert not (host.app / "current").exists() and host.containers() == {}
+
+
+def retire_with_output(host: Host, release: str, created_output: str) -> subprocess.CompletedProcess[str]:
+    """The delete of the activation that printed `created_output` (empty: sshd dropped it)."""
+    releases = host.release_host
+    script = str(releases.release_dir(release) / layout.RELEASE_SCRIPT)
+    env = {"PULUMI_COMMAND_STDOUT": created_output} if created_output else {}
+    return releases.command(["sh", "-c", retire_command(script, releases.server)], env=env)
+
+
+def test_a_replaced_activation_of_the_same_release_leaves_the_stack_running(host: Host) -> None:
+    """`pulumi up --replace` of the activation (or a renamed Rollout) creates the new activation
+    first, for the same release; the old one's delete then comes with the old activation's output,
+    and must leave the stack. A later delete of the newest one (a destroy) takes it down."""
+    release = host.upload(1)
+    assert host.deploy(release).returncode == 0
+    replaced = host.release_host.activations[(host.release_host.server, release)]
+    again = host.run(release, "activate")
+    assert again.returncode == 0, again.stderr
+    newest = again.stdout.strip()
+    assert newest.startswith("activation ") and newest != replaced, (replaced, newest)
+    old = retire_with_output(host, release, replaced)
+    assert old.returncode == 0 and "was activated again" in old.stderr, old.stderr
+    assert host.current() == release and host.running() == release
+    assert host.retire(release).returncode == 0
+    assert not host.app.exists() and host.containers() == {}
+
+
+def test_an_activation_id_that_never_reached_the_host_leaves_the_stack_and_names_the_fix(host: Host) -> None:
+    """A host whose sshd refuses PULUMI_COMMAND_STDOUT: no delete can tell a destroy from a
+    replacement, so none takes the stack down; the message names the sshd setting."""
+    release = host.upload(1)
+    assert host.deploy(release).returncode == 0
+    blind = retire_with_output(host, release, "")
+    assert blind.returncode == 1 and "AcceptEnv PULUMI_COMMAND_STDOUT" in blind.stderr, blind.stderr
+    assert host.current() == release and host.running() == release
+
+
+def test_an_operators_reactivation_keeps_the_programs_activation(host: Host) -> None:
+    """`scripts/ops forward` (reactivate) is not an activation of the program's: the state's
+    activation stays the one a destroy must match."""
+    release = host.upload(1)
+    assert host.deploy(release).returncode == 0
+    forward = host.run(release, "reactivate")
+    assert forward.returncode == 0 and forward.stdout == "", forward
+    assert host.retire(release).returncode == 0
+    assert not host.app.exists() and host.containers() == {}
 
 
 def test_no_secret_reaches_a_command_line_or_any_output(host: Host) -> None:

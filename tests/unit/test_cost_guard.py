@@ -9,6 +9,8 @@ from model.allowance import (
     EGRESS_ALARM_WINDOW_MINUTES,
     EGRESS_METRIC_NAME,
     EGRESS_METRIC_NAMESPACE,
+    WATCH_METRIC_NAME,
+    WATCH_METRIC_NAMESPACE,
     egress_alarm_bytes,
     policy_location,
 )
@@ -153,3 +155,21 @@ def test_a_service_that_stops_answering_or_stops_being_reported_raises_an_alarm(
     assert alarms["service-down"]["namespace"] == alarms["health-silent"]["namespace"] == EGRESS_METRIC_NAMESPACE
     every = int(render_egress_timer().split("OnUnitActiveSec=")[1].split("min")[0])
     assert every * 2 <= 15, "a health window holds at least two readings"
+
+
+def test_a_watched_stack_hears_when_the_watch_itself_stops(guarded: Run) -> None:
+    """The `watch` workflow posts a heartbeat on every run (scripts/watch_heartbeat.py); with
+    `edgeWatchAlarm` its absence for three hours raises an alarm to the same topic."""
+    assert not [a for a in guarded.of_type("oci:Monitoring/alarm:Alarm") if a.name.endswith("-watch-silent")]
+    watched = run_program(overrides={**ALERTS, "flowspace:edgeWatchAlarm": "true"})
+    (silent,) = [a for a in watched.of_type("oci:Monitoring/alarm:Alarm") if a.name.endswith("-watch-silent")]
+    assert silent.inputs["namespace"] == WATCH_METRIC_NAMESPACE == "flowspace_watch"
+    assert silent.inputs["query"] == f'{WATCH_METRIC_NAME}[60m]{{stack = "prod"}}.groupBy(stack).absent(3h)'
+    assert "Enable workflow" in silent.inputs["body"]
+    (instance,) = [a for a in watched.of_type("oci:Monitoring/alarm:Alarm") if a.name.endswith("-instance-silent")]
+    assert silent.inputs["destinations"] == instance.inputs["destinations"], "the same people hear it"
+
+
+def test_the_watch_alarm_without_alerts_is_said_to_be_ignored() -> None:
+    with pytest.raises(Exception, match="edgeWatchAlarm"):
+        run_program(overrides={"flowspace:edgeWatchAlarm": "true"})

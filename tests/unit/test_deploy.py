@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import shlex
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from scripts import deploy as helper
 from scripts.deploy import DeployFailed, GaveUp, RetryPolicy, count_availability_domains, deploy, is_capacity_error
+from testbed.mocks import run_program
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CAPACITY = "error: 500-InternalError, Out of host capacity. Suggestion: please retry or use another AD"
 
@@ -28,11 +33,20 @@ class FakeStack:
     region_ads: int = 3
     domains_tried: list[int] = field(default_factory=list)
     domain: int = -1
+    oci_server: bool = True
+    steps: list[str] = field(default_factory=list)
 
     def availability_domain_count(self) -> int:
         return self.region_ads
 
+    def preview(self, on_output: Callable[[str], None]) -> None:
+        self.steps.append("preview")
+
+    def has_oci_server(self) -> bool:
+        return self.oci_server
+
     def up(self, on_output: Callable[[str], None]) -> None:
+        self.steps.append("up")
         self.domains_tried.append(self.domain)
         outcome = self.outcomes.pop(0)
         if outcome is not None:
@@ -130,10 +144,43 @@ def test_only_the_ads_the_region_has_are_tried() -> None:
         run(FakeStack([None], region_ads=1), RetryPolicy(availability_domains=[1, 2]))
 
 
+def test_the_preview_comes_first_and_nothing_changes_without_a_yes() -> None:
+    declined = FakeStack([None])
+    with pytest.raises(GaveUp, match="nothing was changed"):
+        deploy(declined, RetryPolicy(), log=lambda line: None, confirm=lambda: False)
+    assert declined.steps == ["preview"]
+    accepted = FakeStack([None])
+    deploy(accepted, RetryPolicy(), log=lambda line: None, confirm=lambda: True)
+    assert accepted.steps == ["preview", "up"]
+
+
+def test_an_existing_server_has_no_availability_domains_to_move_through() -> None:
+    stack = FakeStack([None], oci_server=False, region_ads=0)
+    assert deploy(stack, RetryPolicy(), log=lambda line: None) == 1
+    assert stack.steps == ["preview", "up"] and stack.domains_tried == [-1]
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_the_copy_holds_every_program_the_graph_runs_on_this_machine(stack: str, tmp_path: Path) -> None:
+    """A local command that runs a file of the checkout (scripts/edge-check) finds it in the copy
+    `up` runs in."""
+    copy = helper.copy_project(ROOT, tmp_path / "copy")
+    run = run_program(stack)
+    commands = [str(command.inputs.get("create", "")) for command in run.of_type("command:local:Command")]
+    programs = {shlex.split(line)[0] for line in commands if line and "/" in shlex.split(line)[0]}
+    assert programs, "no local command runs a file of the checkout: nothing to check"
+    missing = [program for program in programs if not (copy / program).is_file()]
+    assert not missing, f"the copy `up` runs in lacks {missing}"
+    assert (copy / helper.POLICY_PACK / "PulumiPolicy.yaml").is_file()
+
+
+def test_without_a_terminal_or_yes_it_refuses_before_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    assert helper.main(["-s", "prod"]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+
+
 def test_the_committed_stack_file_is_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pulumi.automation as automation
-
-    from scripts import deploy as helper
 
     project = tmp_path / "project"
     project.mkdir()

@@ -25,8 +25,9 @@ def steps(workflow: Path) -> list[dict[str, Any]]:
     return [step for job in document["jobs"].values() for step in job.get("steps", [])]
 
 
-def pulumi_steps(workflow: Path) -> list[dict[str, Any]]:
-    return [step for step in steps(workflow) if str(step.get("uses", "")).startswith("pulumi/actions@")]
+def named(job: dict[str, Any], name: str) -> dict[str, Any]:
+    (step,) = [step for step in job["steps"] if step.get("name", "").startswith(name)]
+    return step
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
@@ -46,21 +47,33 @@ def test_the_shared_setup_pins_its_actions_by_commit() -> None:
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
-def test_the_cli_is_the_version_the_project_tests_with_and_the_backend_is_explicit(workflow: Path) -> None:
-    backend = "PREVIEW_BACKEND_URL" if workflow.name == "preview.yml" else "PULUMI_BACKEND_URL"
-    for step in pulumi_steps(workflow):
-        assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}", workflow.name
-        if "command" in step["with"]:
-            assert step["with"]["cloud-url"] == f"${{{{ secrets.{backend} }}}}", workflow.name
+def test_no_third_party_action_runs_pulumi_and_the_backend_is_named_in_one_place(workflow: Path) -> None:
+    """Pulumi takes PULUMI_BACKEND_URL over Pulumi.yaml's local backend.url: a `pulumi login` (what
+    pulumi/actions' cloud-url does) left the deploy planning against an empty state. The shared
+    setup puts the variable in GITHUB_ENV for the whole job; nothing else names it."""
+    for step in steps(workflow):
+        assert not str(step.get("uses", "")).startswith("pulumi/actions@"), f"{workflow.name}: {step}"
+    assert "PULUMI_BACKEND_URL:" not in workflow.read_text(), f"{workflow.name} names the backend itself"
+    for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+        runs = " ".join(str(step.get("run", "")) for step in job.get("steps", []))
+        if re.search(r"(^|\n|\$\()\s*pulumi |scripts/(deploy|preview-mirror|host-diff)", runs):
+            uses = [str(step.get("uses", "")) for step in job["steps"]]
+            assert "./.github/actions/pulumi-setup" in uses, f"{workflow.name}: a job runs pulumi without the setup"
+
+
+def test_the_setup_gives_the_backend_and_the_tested_cli_to_every_later_step() -> None:
     setup = " ".join(str(step.get("run", "")) for step in SETUP["runs"]["steps"])
-    assert "PULUMI_VERSION=$(tr -d '[:space:]' < .pulumi-version)" in setup
+    assert 'echo "PULUMI_BACKEND_URL=$BACKEND_URL" >> "$GITHUB_ENV"' in setup
     assert 'if [ -z "$BACKEND_URL" ]' in setup and "exit 1" in setup, "a missing backend secret must fail"
+    assert "PULUMI_VERSION=$(tr -d '[:space:]' < .pulumi-version)" in setup
+    assert '--version "$PULUMI_VERSION" --no-edit-path' in setup and "GITHUB_PATH" in setup
     assert (ROOT / ".pulumi-version").read_text().strip() == "3.259.0"
 
 
-def test_deploy_refreshes_before_it_updates() -> None:
-    (up,) = pulumi_steps(ROOT / ".github" / "workflows" / "up.yml")
-    assert up["with"]["command"] == "up" and up["with"]["refresh"] is True
+def test_a_push_deploys_through_scripts_deploy_with_a_refresh_first() -> None:
+    up = named(workflow("up.yml")["jobs"]["up"], "pulumi up")
+    assert "scripts/deploy -s prod --yes --refresh" in up["run"]
+    assert "--refresh" in up["run"].split("scripts/deploy")[0], "the renewal refreshes too"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -101,16 +114,17 @@ def test_a_pull_requests_preview_holds_no_credential_of_a_stack() -> None:
     )
     names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
     mirror = next(index for index, step in enumerate(job["steps"]) if "preview-mirror config" in step.get("run", ""))
-    (preview,) = [step for step in job["steps"] if step.get("with", {}).get("command") == "preview"]
+    preview = named(job, "pulumi preview")
     assert mirror < job["steps"].index(preview), names
-    assert preview["with"]["refresh"] is False, "a refresh would compare the placeholders with the cloud"
-    (comment,) = [step for step in job["steps"] if step.get("name") == "Comment the host changes"]
-    assert 'scripts/host-diff -s "$STACK" --mirror' in comment["run"]
+    assert "--refresh" not in preview["run"], "a refresh would compare the placeholders with the cloud"
+    assert "--policy-pack policy" in preview["run"] and "preview.txt" in preview["run"]
+    comment = named(job, "Comment the host changes")
+    assert 'scripts/host-diff -s "$STACK" --mirror' in comment["run"] and "preview.txt" in comment["run"]
 
 
 def test_every_up_publishes_the_mirror_with_the_mirrors_passphrase() -> None:
     steps_of_up = workflow("up.yml")["jobs"]["up"]["steps"]
-    up = next(index for index, step in enumerate(steps_of_up) if step.get("with", {}).get("command") == "up")
+    up = next(index for index, step in enumerate(steps_of_up) if step.get("name") == "pulumi up")
     publish = next(index for index, step in enumerate(steps_of_up) if "preview-mirror publish" in step.get("run", ""))
     assert publish > up
     env = steps_of_up[publish]["env"]
@@ -134,9 +148,9 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     (deployed,) = [step for step in job["steps"] if step.get("id") == "deployed"]
     assert deployed["if"] == "inputs.renewal"
     assert "actions/workflows/deploy.yml/runs?branch=main&event=push&status=success" in deployed["run"]
-    (up,) = [step for step in job["steps"] if step.get("with", {}).get("command") == "up"]
-    assert up["with"]["target"] == "${{ inputs.renewal && env.RENEWAL_TARGET || '' }}"
-    assert up["with"]["target-dependents"] == "${{ inputs.renewal }}"
+    up = named(job, "pulumi up")
+    assert up["env"]["RENEWAL"] == "${{ inputs.renewal }}"
+    assert '--target "$RENEWAL_TARGET" --target-dependents' in up["run"]
     targeted = _glob(document["env"]["RENEWAL_TARGET"])
     run = run_program(overrides=TURN)
     matched = [resource.typ for resource in run.resources if targeted.match(resource.urn)]
@@ -149,8 +163,11 @@ def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_
     assert triggers["schedule"] == [{"cron": "*/30 * * * *"}]
     job = document["jobs"]["edge"]
     assert job["environment"] == "watch"
-    install, check, tell = job["steps"][1:4]
-    assert "-m scripts.edge_check -s prod" in check["run"] and check["id"] == "check"
+    install, check, profile, heartbeat, tell = job["steps"][1:6]
+    assert "-m scripts.edge_check -s prod --attempts 3" in check["run"] and check["id"] == "check"
+    assert profile["if"] == heartbeat["if"] == "always()", "every run is a heartbeat, whatever the check found"
+    assert "-m scripts.watch_heartbeat -s prod" in heartbeat["run"]
+    assert "grep -x 'oci==[0-9.]*' requirements.txt" in heartbeat["run"], "the SDK the project pins"
     assert "grep -x 'pyyaml==[0-9.]*' requirements.txt" in install["run"], "only the check's package, pinned"
     assert "-r requirements.txt" not in install["run"] and "ensure-venv" not in check["run"]
     assert document["defaults"]["run"]["shell"] == "bash", "pipefail: the check's failure survives `| tee`"
