@@ -10,7 +10,7 @@ from pathlib import Path
 from config import checks
 from config.keys import Key
 from config.reader import Reader
-from model.app import SocketServer
+from model.app import MUTABLE_TAGS, SocketServer, is_pinned_image
 from model.source_tree import (
     ALWAYS_EXCLUDED,
     MAX_SOURCE_BYTES,
@@ -21,12 +21,8 @@ from model.source_tree import (
 )
 
 # Tags that name whatever was pushed last: a rollout would not be reproducible.
-MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REQUIRED_SOURCE_FILES = ("package.json", "Dockerfile")
-_IMAGE_REF = re.compile(
-    r"[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?"
-)
 
 SOCKET_SERVER_IMAGE = Key(
     "socketServerImage",
@@ -123,9 +119,7 @@ def read_socket_server(reader: Reader, domain: str) -> SocketServer:
             "keep the app's server",
         )
     if image is not None:
-        tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
-        pinned = "@sha256:" in image or (tag != "" and tag not in MUTABLE_TAGS)
-        if not (_IMAGE_REF.fullmatch(image) and pinned):
+        if not is_pinned_image(image):
             reader.problem(
                 SOCKET_SERVER_IMAGE,
                 f"{image!r} is not an image reference pinned to a version tag or digest "

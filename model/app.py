@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from model.source_tree import SourceTree
+
+# Tags that name no one version: an image the host pulls is pinned to a version tag or a digest.
+MUTABLE_TAGS = ("latest", "stable", "main", "master", "edge", "nightly")
+_IMAGE_REF = re.compile(
+    r"[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9._-]+)*(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?"
+)
+
+
+def is_pinned_image(image: str) -> bool:
+    """A registry image reference pinned to a version tag or a digest."""
+    tag = image.rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
+    pinned = "@sha256:" in image or (tag != "" and tag not in MUTABLE_TAGS)
+    return _IMAGE_REF.fullmatch(image) is not None and pinned
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -238,9 +239,13 @@ class AutomationStack:
         if stack_file.exists():
             shutil.copy(stack_file, self._copy / stack_file.name)
         self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(self._copy))
-        policy_config = self._copy / POLICY_PACK / f"{stack_name}.json"
+        # The checkout's own pack, in its own virtualenv (policy/.venv), made once: Pulumi makes none
+        # for a local pack, and without one the preview fails (and the CLI may then hang).
+        subprocess.run([str(project_dir / "scripts" / "ensure-venv"), "--policy"], check=True)
+        policy_pack = project_dir / POLICY_PACK
+        policy_config = policy_pack / f"{stack_name}.json"
         # A refresh first lets the state learn of drift (a rebooted VM, a record edited by hand).
-        self._options: dict[str, Any] = {"policy_packs": [str(self._copy / POLICY_PACK)], "refresh": refresh}
+        self._options: dict[str, Any] = {"policy_packs": [str(policy_pack)], "refresh": refresh}
         if policy_config.exists():
             self._options["policy_pack_configs"] = [str(policy_config)]
 

@@ -183,6 +183,40 @@ def as_uploaded(files: dict[str, str]) -> dict[str, str]:
     return {name: text for name, text in files.items() if not name.startswith(f"{layout.SOCKET_SERVER_DIR}/")}
 
 
+def test_4a_scripts_deploy_shows_the_preview_and_the_policy_verdict_then_rolls_out(
+    host: SshHost, operator: Operator
+) -> None:
+    """The operator's deploy command, from the checkout: the preview with the policy pack, then `up`,
+    from a copy holding everything the program runs; it changes nothing without an answer."""
+    serving = str(operator.outputs()["release_id"])
+    operator.set_config({"healthGateSeconds": "7"})
+    command = [str(ROOT / "scripts" / "deploy"), "-s", operator.stack, "--project-dir", str(operator.project)]
+
+    def deploy(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", operator.namespace, *command, *extra],
+            env=operator.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    # The policy pack's virtualenv comes from PyPI, out of the namespace's reach: made first, here.
+    subprocess.run([str(operator.project / "scripts" / "ensure-venv"), "--policy"], check=True)
+    unasked = deploy()
+    assert unasked.returncode == 2 and "pass --yes" in unasked.stderr, unasked
+    assert str(operator.outputs()["release_id"]) == serving and current_release(host) == serving
+    run = deploy("--yes")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert "the preview, with the policy pack's verdict" in run.stdout
+    assert "flowspace-always-free" in run.stdout, run.stdout[-4000:]
+    assert "rollout-activate" in run.stdout and "[deploy] done" in run.stdout, run.stdout[-4000:]
+    rolled = str(operator.outputs()["release_id"])
+    assert rolled != serving and current_release(host) == rolled and running_release(host) == rolled
+
+
 def test_4b_the_host_diff_from_the_recorded_release_is_what_the_next_up_uploads(
     host: SshHost, operator: Operator
 ) -> None:

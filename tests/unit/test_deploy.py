@@ -186,6 +186,9 @@ def test_the_committed_stack_file_is_never_written(tmp_path: Path, monkeypatch: 
     project.mkdir()
     for name in helper.PROGRAM:
         (project / name).mkdir() if "." not in name else (project / name).write_text("")
+    # The policy pack's virtualenv is made by the checkout's script: here, nothing to make.
+    (project / "scripts" / "ensure-venv").write_text("#!/bin/sh\n")
+    (project / "scripts" / "ensure-venv").chmod(0o755)
     committed = project / "Pulumi.prod.yaml"
     committed.write_text("config:\n  flowspace:availabilityDomain: '0'\n")
     (project / ".venv").mkdir()

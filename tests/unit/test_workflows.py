@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts.renew import certificate
 from testbed.mocks import run_program
 from tests.unit.test_turn_tls import TURN
 
@@ -73,7 +74,6 @@ def test_the_setup_gives_the_backend_and_the_tested_cli_to_every_later_step() ->
 def test_a_push_deploys_through_scripts_deploy_with_a_refresh_first() -> None:
     up = named(workflow("up.yml")["jobs"]["up"], "pulumi up")
     assert "scripts/deploy -s prod --yes --refresh" in up["run"]
-    assert "--refresh" in up["run"].split("scripts/deploy")[0], "the renewal refreshes too"
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -132,12 +132,6 @@ def test_every_up_publishes_the_mirror_with_the_mirrors_passphrase() -> None:
     assert env["PREVIEW_BACKEND_URL"] == "${{ secrets.PREVIEW_BACKEND_URL }}"
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    """The engine's --target glob: `**` any text, `*` any text without a colon (resource/deploy)."""
-    parts = ("[^:]*".join(re.escape(part) for part in segment.split("*")) for segment in pattern.split("**"))
-    return re.compile("^" + ".*".join(parts) + "$")
-
-
 def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certificate() -> None:
     document = workflow("up.yml")
     job = document["jobs"]["up"]
@@ -150,11 +144,10 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     assert "actions/workflows/deploy.yml/runs?branch=main&event=push&status=success" in deployed["run"]
     up = named(job, "pulumi up")
     assert up["env"]["RENEWAL"] == "${{ inputs.renewal }}"
-    assert '--target "$RENEWAL_TARGET" --target-dependents' in up["run"]
-    targeted = _glob(document["env"]["RENEWAL_TARGET"])
+    assert "scripts/renew -s prod" in up["run"]
     run = run_program(overrides=TURN)
-    matched = [resource.typ for resource in run.resources if targeted.match(resource.urn)]
-    assert matched == ["acme:index/certificate:Certificate"], matched
+    chosen = certificate([{"urn": resource.urn, "type": resource.typ} for resource in run.resources])
+    assert chosen["type"] == "acme:index/certificate:Certificate" and "TurnCertificate$" in chosen["urn"]
 
 
 def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_on_failure() -> None:
@@ -230,3 +223,18 @@ def test_the_tools_cache_key_covers_every_build_input() -> None:
     for path in inputs:
         relative = path.relative_to(ROOT).as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), f"the cache key leaves out {relative}"
+
+
+def test_an_app_release_opens_a_pull_request_with_a_token_that_starts_its_preview() -> None:
+    document = workflow("app-release.yml")
+    triggers = document[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["repository_dispatch"] == {"types": ["socket-server-image"]}
+    assert triggers["workflow_dispatch"]["inputs"]["image"]["required"] is True
+    job = document["jobs"]["bump"]
+    checkout, bump, pull_request = job["steps"]
+    assert checkout["with"]["token"] == "${{ secrets.APP_RELEASE_TOKEN }}"
+    assert '-m scripts.app_release -s prod --image "$IMAGE"' in bump["run"]
+    assert bump["env"]["IMAGE"] == "${{ github.event.client_payload.image || inputs.image }}"
+    assert "gh pr create --base main" in pull_request["run"]
+    assert pull_request["env"]["GH_TOKEN"] == "${{ secrets.APP_RELEASE_TOKEN }}", "GITHUB_TOKEN's PRs start nothing"
+    assert document["permissions"] == {"contents": "read"}, "the token carries the rights, not the workflow's"
