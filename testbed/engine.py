@@ -292,7 +292,6 @@ class Operator:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
-            **self.extra_env,
             "PATH": f"{self.engine / 'bin'}:{os.environ['PATH']}",
             "PULUMI_HOME": str(self.home),
             "PULUMI_BACKEND_URL": f"file://{self.state}",
@@ -302,6 +301,8 @@ class Operator:
             "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
             "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+            # Last: a journey's own backend (an S3 bucket) over the file one.
+            **self.extra_env,
         }
 
     def pulumi(self, *args: str, stdin: str | None = None, timeout: float = 600) -> Run:
@@ -378,11 +379,24 @@ def plugin_home(engine: Path, home: Path, *extra_plugins: Path) -> Path:
 
 @contextmanager
 def operator_for(
-    host: SshHost, engine: Path, workdir: Path, config: Mapping[str, str], stack: str = "engine"
+    host: SshHost,
+    engine: Path,
+    workdir: Path,
+    config: Mapping[str, str],
+    stack: str = "engine",
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Operator]:
     home = plugin_home(engine, workdir / "pulumi-home")
     (workdir / "state").mkdir()
-    operator = Operator(engine, project_copy(workdir / "project"), host.pair.client, workdir / "state", home, stack)
+    operator = Operator(
+        engine,
+        project_copy(workdir / "project"),
+        host.pair.client,
+        workdir / "state",
+        home,
+        stack,
+        dict(extra_env or {}),
+    )
     operator.must("stack", "init")
     operator.set_config(config)
     operator.must("config", "set", "--secret", "flowspace:targetPrivateKey", stdin=host.login_key.read_text())

@@ -238,6 +238,7 @@ def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
         (["host"], {"livekit-server", "docker-engine"}),
         (["engine"], {"livekit-server", "docker-engine", "pulumi-engine", "record-provider"}),
         (["cluster"], {"livekit-server", "pulumi-engine", "kubernetes", "cni-plugins", "pulumi-kubernetes"}),
+        (["journeys"], {"livekit-server", "docker-engine", "pulumi-engine", "versitygw"}),
         (
             [],
             {
@@ -246,6 +247,7 @@ def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
                 "docker-engine",
                 "pulumi-engine",
                 "record-provider",
+                "versitygw",
                 "kubernetes",
                 "cni-plugins",
                 "pulumi-kubernetes",
