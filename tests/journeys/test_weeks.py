@@ -22,7 +22,16 @@ from pathlib import Path
 import pytest
 
 from render.caddy import HEALTH_ROUTE
-from testbed.engine import ROOT, Operator, SshHost, existing_server_config, install_engine, operator_for, ssh_host
+from testbed.engine import (
+    ROOT,
+    Operator,
+    SshHost,
+    existing_server_config,
+    install_engine,
+    operator_for,
+    project_copy,
+    ssh_host,
+)
 from testbed.s3_state import BUCKET, S3State, s3_state
 from testbed.tools import require, require_root, require_tool
 
@@ -113,6 +122,42 @@ def running(site: Site) -> str:
     return next(line.split(": ", 1)[1] for line in status.splitlines() if line.startswith("release: "))
 
 
+def second_operator(site: Site) -> None:
+    """Another operator: a fresh checkout with the committed stack file, the backend's address and
+    keys, and the passphrase in a file of their own (README, first day): nothing to change."""
+    checkout = project_copy(site.work / "second-operator")
+    stack_file = f"Pulumi.{site.operator.stack}.yaml"
+    (checkout / stack_file).write_text((site.operator.project / stack_file).read_text())
+    passphrase = site.work / "passphrase"
+    passphrase.write_text(site.operator.passphrase)
+    passphrase.chmod(0o600)
+    env = {
+        **{name: value for name, value in site.operator.env().items() if name != "PULUMI_CONFIG_PASSPHRASE"},
+        "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
+    }
+    preview = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            site.operator.namespace,
+            str(site.operator.engine / "bin" / "pulumi"),
+            "preview",
+            "--stack",
+            site.operator.stack,
+            "--expect-no-changes",
+            "--non-interactive",
+        ],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert preview.returncode == 0, (preview.stdout + preview.stderr)[-3000:]
+
+
 def test_weeks_of_operation_never_fail_a_request_and_lose_nothing(site: Site) -> None:
     timings: dict[str, float] = {}
 
@@ -163,6 +208,10 @@ def test_weeks_of_operation_never_fail_a_request_and_lose_nothing(site: Site) ->
         site.operator.must("preview", "--expect-no-changes", "--non-interactive")
         assert declared(site) == second_release and running(site) == second_release
         timed("backend lost, restored", started)
+
+        started = time.monotonic()
+        second_operator(site)
+        timed("a second operator's preview", started)
     finally:
         requests, failed, errors = steady.stop()
     assert requests > 100 and failed == 0, f"{failed} of {requests} requests failed:\n{errors[-2000:]}"
