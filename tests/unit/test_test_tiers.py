@@ -238,7 +238,7 @@ def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
         (["host"], {"livekit-server", "docker-engine"}),
         (["engine"], {"livekit-server", "docker-engine", "pulumi-engine", "record-provider"}),
         (["cluster"], {"livekit-server", "pulumi-engine", "kubernetes", "cni-plugins", "pulumi-kubernetes"}),
-        (["journeys"], {"livekit-server", "docker-engine", "pulumi-engine", "versitygw"}),
+        (["journeys"], {"livekit-server", "docker-engine", "pulumi-engine", "versitygw", "act"}),
         (
             [],
             {
@@ -248,6 +248,7 @@ def test_what_runs_on_macos_is_bash_3_2(script: str) -> None:
                 "pulumi-engine",
                 "record-provider",
                 "versitygw",
+                "act",
                 "kubernetes",
                 "cni-plugins",
                 "pulumi-kubernetes",

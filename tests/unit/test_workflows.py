@@ -137,8 +137,9 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     job = document["jobs"]["up"]
     assert workflow("deploy.yml")["jobs"]["renew"]["with"] == {"environment": "renewal", "renewal": True}
     assert workflow("deploy.yml")["permissions"]["actions"] == "read", "a called workflow gets no more than its caller"
-    (checkout,) = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
-    assert checkout["with"]["ref"] == "${{ steps.deployed.outputs.sha || github.sha }}"
+    pushed, renewed = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert pushed["if"] == "${{ !inputs.renewal }}" and "with" not in pushed, "a push deploys the commit pushed"
+    assert renewed["if"] == "inputs.renewal" and renewed["with"]["ref"] == "${{ steps.deployed.outputs.sha }}"
     (deployed,) = [step for step in job["steps"] if step.get("id") == "deployed"]
     assert deployed["if"] == "inputs.renewal"
     assert "actions/workflows/deploy.yml/runs?branch=main&event=push&status=success" in deployed["run"]
