@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import numpy as np
@@ -85,6 +86,8 @@ def main() -> None:
     except Exception as error:  # what failed is the answer, e.g. no ICE candidate pair
         result = {"ok": False, "error": f"{error.__class__.__name__}: {error}"}
     print(json.dumps(result), flush=True)
+    # The answer is out; the SDK's native threads sometimes keep the interpreter from exiting.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -76,6 +77,8 @@ def main() -> None:
     except Exception as error:  # what failed is the answer
         result = {"ok": False, "error": f"{error.__class__.__name__}: {error}"}
     print(json.dumps(result), flush=True)
+    # The answer is out; the SDK's native threads sometimes keep the interpreter from exiting.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Prints `publishing` and then a listener's token (for a client that joins the sam
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from livekit import rtc
@@ -27,3 +28,6 @@ async def main(url: str, key: str, secret: str, listener: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(*sys.argv[1:5]))
+    # Done; the SDK's native threads sometimes keep the interpreter from exiting.
+    sys.stdout.flush()
+    os._exit(0)
