@@ -5,6 +5,7 @@ README tells a team to keep its state (a versioned bucket, `PULUMI_BACKEND_URL=s
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -14,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from testbed.netns import sh
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "flowspace-state"
@@ -42,25 +41,31 @@ class S3State:
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
         }
 
-    def s3(self, *call: str, **arguments: Any) -> dict[str, Any]:
-        """One S3 call (boto3's name and arguments), made from inside the namespace."""
+    def s3(self, call: str, **arguments: Any) -> dict[str, Any]:
+        """One S3 call (boto3's name and arguments), made from inside the namespace; the keys go by
+        the environment, never a command line."""
         script = (
-            "import boto3, json, sys; "
-            "a = json.loads(sys.argv[1]); "
-            f"c = boto3.client('s3', endpoint_url='http://127.0.0.1:{self.port}', region_name='{REGION}', "
-            f"aws_access_key_id='{self.access_key}', aws_secret_access_key='{self.secret_key}'); "
+            "import boto3, json, sys; a = json.loads(sys.argv[2]); "
+            f"c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='{REGION}'); "
             "r = getattr(c, a['call'])(**a['arguments']); r.pop('ResponseMetadata', None); "
             "print(json.dumps(r, default=str))"
         )
-        result = sh(
-            "ip",
-            "netns",
-            "exec",
-            self.namespace,
-            str(ROOT / ".venv" / "bin" / "python"),
-            "-c",
-            script,
-            json.dumps({"call": call[0], "arguments": arguments}),
+        result = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.namespace,
+                str(ROOT / ".venv" / "bin" / "python"),
+                "-c",
+                script,
+                f"http://127.0.0.1:{self.port}",
+                json.dumps({"call": call, "arguments": arguments}),
+            ],
+            env={**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key},
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return dict(json.loads(result.stdout or "{}"))
 
@@ -91,10 +96,6 @@ def s3_state(binary: Path, namespace: str, workdir: Path) -> Iterator[S3State]:
             "exec",
             namespace,
             str(binary),
-            "--access",
-            state.access_key,
-            "--secret",
-            state.secret_key,
             "--port",
             f"127.0.0.1:{port}",
             "posix",
@@ -102,6 +103,8 @@ def s3_state(binary: Path, namespace: str, workdir: Path) -> Iterator[S3State]:
             str(workdir / "versions"),
             str(workdir / "data"),
         ],
+        # The root keys by the environment (versitygw reads them there), not on a command line.
+        env={**os.environ, "ROOT_ACCESS_KEY": state.access_key, "ROOT_SECRET_KEY": state.secret_key},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
