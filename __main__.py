@@ -5,7 +5,7 @@ import pulumi
 
 from components.rollout import Rollout
 from components.workloads import Workloads
-from config import read_stack_config
+from config.program import read_stack_config
 from model.app_env import APP_ENV_OUTPUT, APP_VARIABLES
 from wiring import origin_lock
 from wiring.app import app_values, app_variables, rollout

@@ -23,14 +23,15 @@ from model import ports
 from model.app import SocketServer
 from model.compute import InstanceSpec
 from model.layout import RELEASE_SCRIPT, RELEASES_DIR, app_dir
+from model.mirror import MirroredSecrets
 from model.ports import Ingress
 from model.project import Project
 from model.tuning import CONTAINER_NOFILE
 from render.release import (
-    Release,
     ReleaseSettings,
     SecretValues,
     activate_command,
+    release_id,
     release_shape,
     render_plain_files,
     render_secret_files,
@@ -99,6 +100,8 @@ class RolloutArgs:
     turn: TurnCertificate | None = None
     # The services' open-file limit, as high as the host's dockerd may raise it.
     open_files: int = CONTAINER_NOFILE
+    # A preview of the stack's mirror: the secrets step as the mirror recorded it (config.mirror).
+    mirrored_secrets: MirroredSecrets | None = None
 
 
 class Rollout(pulumi.ComponentResource):
@@ -156,12 +159,18 @@ class Rollout(pulumi.ComponentResource):
             lambda values: render_secret_files(SecretValues(**values), shape, server.livekit_access)
         )
         secret_files = pulumi.Output.secret(rendered)
-        # The id hashes the secret files too (so a rotated secret re-rolls); a truncated
-        # SHA-256 reveals nothing of them, and the id must be readable in paths and diffs.
-        this_release = pulumi.Output.unsecret(
-            pulumi.Output.all(plain_files, secret_files).apply(lambda files: Release(files[0], files[1]).id)
+        digests: pulumi.Output[str] = pulumi.Output.all(secret_files, digest_key.result).apply(
+            lambda v: secret_digests(v[0], v[1])
         )
-        digests = pulumi.Output.all(secret_files, digest_key.result).apply(lambda v: secret_digests(v[0], v[1]))
+        stdin: pulumi.Output[str] = secret_files.apply(secrets_stdin)
+        mirrored = args.mirrored_secrets
+        if mirrored is not None:
+            digests, stdin = pulumi.Output.from_input(mirrored.digests), pulumi.Output.secret(mirrored.stdin)
+        # The id hashes the secret files' keyed digests too (so a rotated secret re-rolls): they
+        # reveal nothing of them, and the id must be readable in paths and diffs.
+        this_release = pulumi.Output.unsecret(
+            pulumi.Output.all(plain_files, digests).apply(lambda values: release_id(values[0], values[1]))
+        )
         release_dir = pulumi.Output.concat(app_dir(target.user), f"/{RELEASES_DIR}/", this_release)
         script_path = pulumi.Output.concat(release_dir, f"/{RELEASE_SCRIPT}")
         release_script = pulumi.Output.concat("sh ", script_path.apply(shlex.quote))
@@ -202,7 +211,7 @@ class Rollout(pulumi.ComponentResource):
             f"{name}-secrets",
             connection=connection,
             create=pulumi.Output.concat(release_script, " receive-secrets"),
-            stdin=secret_files.apply(secrets_stdin),
+            stdin=stdin,
             # The digests let a preview say which secret file a release changes (scripts/host-diff).
             triggers=[this_release, pulumi.Output.unsecret(digests), target.machine_id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=uploads),

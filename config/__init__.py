@@ -6,12 +6,25 @@ in one run, each with the key, what is wrong and the `pulumi config set` command
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import pulumi
 
-from config import app, cluster, compute, consistency, cost, cutover, edge, existing, network, socket_env, turn, vercel
+from config import (
+    app,
+    cluster,
+    compute,
+    consistency,
+    cost,
+    cutover,
+    edge,
+    existing,
+    mirror,
+    network,
+    socket_env,
+    turn,
+    vercel,
+)
 from config.cluster import ClusterConfig
 from config.cutover import CutoverConfig
 from config.edge import EdgeConfig
@@ -26,6 +39,7 @@ from model import allowance
 from model.app import Registry, SocketServer
 from model.app_env import VercelProject
 from model.compute import InstanceSpec
+from model.mirror import MirroredSecrets
 from model.project import PRODUCTION_STACK, Project
 
 PROTECT = Key(
@@ -47,6 +61,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "Cutover": cutover.KEYS,
     "Existing server": existing.KEYS,
     "Cluster": cluster.KEYS,
+    "Preview mirror": mirror.KEYS,
 }
 KEYS: tuple[Key, ...] = tuple(key for keys in SECTIONS.values() for key in keys)
 
@@ -76,32 +91,16 @@ class StackConfig:
     turn_dns_token: pulumi.Output[str] | None = None
     # None: one server (new or existing) runs the services.
     cluster: ClusterConfig | None = None
-
-
-class PulumiConfigSource:
-    """The stack's configuration as the engine hands it to the program."""
-
-    def __init__(self) -> None:
-        self.config = pulumi.Config(NAMESPACE)
-
-    def get(self, key: str) -> str | None:
-        return self.config.get(key)
-
-    def get_secret(self, key: str) -> pulumi.Output[str] | None:
-        return self.config.get_secret(key)
-
-    def keys(self) -> Iterable[str]:
-        # The SDK has no public listing of the keys that are set; the engine suite's test_0 shows this one works.
-        from pulumi.runtime import config as runtime_config
-
-        return {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    # Set in a preview of the stack's mirror only (scripts/preview-mirror).
+    mirrored_secrets: MirroredSecrets | None = None
 
 
 def load_stack_config(
-    source: ConfigSource, stack: str, cloudflare_token: pulumi.Output[str] | None = None
+    source: ConfigSource, stack: str, cloudflare_token: pulumi.Output[str] | None = None, dry_run: bool = False
 ) -> StackConfig:
     """Reads and validates every key; raises ConfigError naming every problem at once.
-    `cloudflare_token`: the Cloudflare provider's own, which TURN/TLS's DNS challenge needs."""
+    `cloudflare_token`: the Cloudflare provider's own, which TURN/TLS's DNS challenge needs.
+    `dry_run`: a preview (which a mirror's settings are for), not an up."""
     reader = Reader(source)
     reader.refuse_unknown(KEYS)
     existing_server = existing.read_existing_server(reader)
@@ -155,6 +154,7 @@ def load_stack_config(
             f"(or export {turn.CLOUDFLARE_TOKEN_VARIABLE})",
         )
     protect = reader.boolean(PROTECT, default=stack == PRODUCTION_STACK)
+    mirrored_secrets = mirror.read_mirrored_secrets(reader, dry_run)
     if reader.problems:
         raise ConfigError(reader.problems)
     return StackConfig(
@@ -174,25 +174,5 @@ def load_stack_config(
         turn=turn_config,
         turn_dns_token=cloudflare_token if turn_config else None,
         cluster=cluster_config,
+        mirrored_secrets=mirrored_secrets,
     )
-
-
-def read_stack_config() -> StackConfig:
-    """The running stack's config; a bad one stops the program before anything is declared."""
-    try:
-        config = load_stack_config(PulumiConfigSource(), pulumi.get_stack(), turn.cloudflare_token())
-    except ConfigError as error:
-        raise pulumi.RunError(str(error)) from None
-    if config.existing_server is None and config.cost_alerts is None:
-        pulumi.log.warn(
-            f"{cost.ALERT_EMAIL.full_name} is not set: no budget or egress alert will tell you before this stack "
-            f"costs money. {cost.ALERT_EMAIL.set_command() if config.cluster is None else cost.NO_CLUSTER_ALERTS}"
-        )
-    host = config.existing_server
-    if host is not None and host.host_key is None:
-        pulumi.log.warn(
-            f"{existing.TARGET_HOST_KEY.full_name} is not set and {existing.ACCEPT_ANY_HOST_KEY.full_name} is true: "
-            f"the SSH host key of {host.address} is not verified, so a machine in the middle would receive the "
-            f"secrets. Pin it: {existing.TARGET_HOST_KEY.set_command()}"
-        )
-    return config

@@ -286,7 +286,7 @@ class Release:
 
     @property
     def id(self) -> str:
-        return release_id(self.plain, self.secret)
+        return release_id(self.plain, secret_digests(self.secret, ""))
 
 
 def build_release(settings: ReleaseSettings, secrets: SecretValues) -> Release:
@@ -295,11 +295,11 @@ def build_release(settings: ReleaseSettings, secrets: SecretValues) -> Release:
     return Release(render_plain_files(settings), render_secret_files(secrets, settings.shape, livekit_access))
 
 
-def release_id(plain_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:
-    """A content hash: equal files give an equal id; any change (a rotated secret too) a new one."""
-    digest = hashlib.sha256()
-    for files in (plain_files, secret_files):
-        digest.update(json.dumps(sorted(files.items())).encode())
+def release_id(plain_files: Mapping[str, str], digests: str) -> str:
+    """A content hash of the plain files and the secret files' keyed digests (`secret_digests`): equal
+    files give an equal id; any change (a rotated secret too) a new one."""
+    digest = hashlib.sha256(json.dumps(sorted(plain_files.items())).encode())
+    digest.update(digests.encode())
     return digest.hexdigest()[:16]
 
 

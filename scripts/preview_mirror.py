@@ -37,7 +37,9 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from config.keys import NAMESPACE
+from config.mirror import MIRRORED_SECRETS
 from config.placeholders import SECRET_KEYS, placeholder
+from model.mirror import MirroredSecrets
 from scripts.deploy import copy_project
 from scripts.pulumi_cli import PulumiFailed, pulumi
 
@@ -45,6 +47,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 # How a state export marks a secret (sdk/go/common/resource/sig: Secret).
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270"
+# The rollout's step that receives the secret files (components/rollout.py).
+SECRETS_STEP = "::rollout-secrets"
 # Secret values shorter than this are not searched for after redaction (they may occur by chance).
 CHECKED_LENGTH = 12
 
@@ -206,6 +210,34 @@ def write_mirror_settings(stack: str, project_dir: Path, env: Mapping[str, str])
     return {name: str(stored[name]["value"]) for name in chosen}
 
 
+def recorded_secrets_step(deployment: Any) -> MirroredSecrets | None:
+    """The rollout's secrets step as a state export (with --show-secrets) records it; None for a
+    stack without one (a cluster)."""
+    for resource in deployment.get("deployment", {}).get("resources") or []:
+        if str(resource.get("urn", "")).endswith(SECRETS_STEP):
+            inputs = resource.get("inputs", {})
+            stdin, triggers = inputs.get("stdin"), inputs.get("triggers") or []
+            text = json.loads(stdin["plaintext"]) if _is_secret(stdin) else stdin
+            if isinstance(text, str) and len(triggers) > 1:
+                return MirroredSecrets(str(triggers[1]), text)
+    return None
+
+
+def write_mirrored_secrets(stack: str, project_dir: Path) -> bool:
+    """Gives a preview of the mirror the secrets step the mirror recorded (config/mirror.py)."""
+    recorded = recorded_secrets_step(
+        json.loads(_pulumi(["stack", "export", "--show-secrets", "--stack", stack], {}, project_dir))
+    )
+    if recorded is None:
+        return False
+    value = json.dumps({"digests": recorded.digests, "stdin": recorded.stdin})
+    # Stand-ins of the mirror, not secrets: --plaintext answers the CLI's guess that they look like one.
+    _pulumi(
+        ["config", "set", "--plaintext", MIRRORED_SECRETS.full_name, "--stack", stack], {}, project_dir, stdin=value
+    )
+    return True
+
+
 def publish(stack: str, project_dir: Path) -> None:
     mirror_env = {
         "PULUMI_BACKEND_URL": os.environ["PREVIEW_BACKEND_URL"],
@@ -268,6 +300,8 @@ def _main(argv: list[str] | None) -> int:
             parser.error("config rewrites a stack file: name the project folder (--project-dir), never by default")
         chosen = write_mirror_settings(args.stack, args.project_dir, {})
         print(f"{args.stack}: plain settings kept; placeholders for {', '.join(sorted(chosen)) or 'no secret setting'}")
+        if write_mirrored_secrets(args.stack, args.project_dir):
+            print(f"{args.stack}: the secrets step as the mirror recorded it ({MIRRORED_SECRETS.full_name})")
     return 0
 
 

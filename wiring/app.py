@@ -42,6 +42,7 @@ def rollout(
         registry_password=socket_secrets.registry_password,
         turn=turn,
         open_files=config.existing_server.open_files if config.existing_server else CONTAINER_NOFILE,
+        mirrored_secrets=config.mirrored_secrets,
     )
     return Rollout("rollout", args)
 

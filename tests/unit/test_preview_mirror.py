@@ -17,10 +17,12 @@ from cryptography.hazmat.primitives.serialization import (
 from config import KEYS, ConfigError, load_stack_config
 from config.keys import Key
 from config.placeholders import SECRET_KEYS, placeholder
+from model.mirror import MirroredSecrets
 from scripts.preview_mirror import (
     SECRET_MARKER,
     SECRET_SIGNATURE,
     assert_nothing_survives,
+    recorded_secrets_step,
     redact,
     secret_texts,
 )
@@ -150,3 +152,14 @@ def test_a_surviving_secret_stops_the_publication() -> None:
     leaked = {**EXPORT, "extra": secret({"copy": EC_KEY})}
     with pytest.raises(SystemExit, match="survived redaction"):
         assert_nothing_survives(leaked, {EC_KEY})
+
+
+def test_the_preview_gets_the_secrets_step_the_mirror_recorded() -> None:
+    stdin = {SECRET_SIGNATURE: SECRET_MARKER, "plaintext": json.dumps("caddy.env c3RhbmQtaW4=\n")}
+    step = {
+        "urn": "urn:pulumi:prod::flowspace::flowspace:host:Rollout$command:remote:Command::rollout-secrets",
+        "inputs": {"stdin": stdin, "triggers": ["0123456789abcdef", "caddy.env=fedcba9876543210", "vm"]},
+    }
+    export = {"deployment": {"resources": [{"urn": "urn:pulumi:prod::flowspace::pulumi:pulumi:Stack::x"}, step]}}
+    assert recorded_secrets_step(export) == MirroredSecrets("caddy.env=fedcba9876543210", "caddy.env c3RhbmQtaW4=\n")
+    assert recorded_secrets_step({"deployment": {"resources": []}}) is None, "a cluster stack has no such step"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from config.mirror import MIRRORED_SECRETS
 from model.layout import ReleaseShape
+from render.release import release_id
 from render.source_archive import unpack
-from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_program
+from testbed.mocks import RESERVED_IP, Run, is_secret, reveal, run_failing_program, run_program
 
 COMMAND = "command:remote:Command"
 COPY = "command:remote:CopyToRemote"
@@ -175,3 +178,31 @@ def test_the_metrics_token_reaches_the_app_as_a_secret_and_lives_only_in_caddys_
     compose = yaml.safe_load(uploads(prod)["docker-compose.yml"])
     assert compose["services"]["caddy"]["env_file"] == ["${FLOWSPACE_MOUNT_CADDY_ENV:?}"]
     assert "FLOWSPACE_MOUNT_CADDY_ENV=secrets/caddy.env" in uploads(prod)["release.env"]
+
+
+def mirror_preview(digests: str) -> Run:
+    recorded = {"digests": digests, "stdin": "a stand-in of the recorded secret files"}
+    return run_program(preview=True, overrides={MIRRORED_SECRETS.full_name: json.dumps(recorded)})
+
+
+def test_a_preview_of_the_mirror_takes_the_secrets_step_the_mirror_recorded() -> None:
+    """The mirror cannot know the secrets: its preview compares the plain files and sends what the
+    state recorded (scripts/preview-mirror config), so an unchanged program previews no change."""
+    recorded = "caddy.env=0123456789abcdef livekit-keys.yaml=fedcba9876543210"
+    mirror = mirror_preview(recorded)
+    secrets = mirror.named("rollout-secrets")
+    assert is_secret(secrets.inputs["stdin"])
+    assert reveal(secrets.inputs["stdin"]) == "a stand-in of the recorded secret files"
+    assert secrets.inputs["triggers"][1] == recorded
+    plain = {"Caddyfile": "the same plain files"}
+    assert release_id(plain, recorded) == release_id(plain, recorded)
+    assert release_id(plain, recorded.replace("0123", "4567")) != release_id(plain, recorded), "a rotated secret"
+
+
+def test_an_up_refuses_the_mirrors_recorded_secrets() -> None:
+    recorded = json.dumps({"digests": "", "stdin": "stand-in"})
+    _, error = run_failing_program({MIRRORED_SECRETS.full_name: recorded})
+    assert "previewMirrorSecrets" in str(error) and "preview of the mirror only" in str(error)
+    assert f"pulumi config rm {MIRRORED_SECRETS.full_name}" in str(error)
+    _, error = run_failing_program({MIRRORED_SECRETS.full_name: "{not json"})
+    assert "previewMirrorSecrets" in str(error)
