@@ -52,15 +52,20 @@ def post_heartbeat(stack: str, compartment_id: str, endpoint: str | None = None,
         dimensions={"stack": stack},
         datapoints=[models.Datapoint(timestamp=datetime.now(UTC), value=1.0)],
     )
-    client = oci.monitoring.MonitoringClient(
-        config, service_endpoint=endpoint or f"https://telemetry-ingestion.{region}.oraclecloud.com", **client_options
-    )
+    try:
+        client = oci.monitoring.MonitoringClient(
+            config,
+            service_endpoint=endpoint or f"https://telemetry-ingestion.{region}.oraclecloud.com",
+            **client_options,
+        )
+    except oci.exceptions.InvalidConfig as error:
+        raise HeartbeatFailed(f"~/.oci/config is not usable (in a workflow, the OCI_CONFIG secret): {error}") from None
     try:
         response = client.post_metric_data(models.PostMetricDataDetails(metric_data=[reading]))
     except oci.exceptions.ServiceError as error:
         raise HeartbeatFailed(f"OCI refused the heartbeat ({error.status} {error.code}): {error.message}") from None
     except oci.exceptions.RequestException as error:
-        raise HeartbeatFailed(f"OCI could not be reached: {error.__class__.__name__}") from None
+        raise HeartbeatFailed(f"OCI could not be reached: {error}") from None
     if response.data.failed_metrics_count:
         raise HeartbeatFailed(f"OCI refused the reading: {response.data.failed_metrics}")
 
