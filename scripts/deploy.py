@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from typing import Any, Protocol
 
 from config.compute import AVAILABILITY_DOMAIN, COMPARTMENT_ID
 from config.existing import TARGET_HOST
-from scripts.pulumi_cli import PulumiFailed, require_cli
+from scripts.pulumi_cli import POLICY_PACK, PulumiFailed, policy_pack, require_cli
 
 CAPACITY_ERROR = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 INSTANCE_TYPE = "oci:Core/instance:Instance"
@@ -60,9 +59,8 @@ PROGRAM = (
     "host-files",
     "reference-socket-server",
     "scripts",
-    "policy",
+    POLICY_PACK,
 )
-POLICY_PACK = "policy"
 
 
 class DeployFailed(Exception):
@@ -239,15 +237,11 @@ class AutomationStack:
         if stack_file.exists():
             shutil.copy(stack_file, self._copy / stack_file.name)
         self._stack = automation.select_stack(stack_name=stack_name, work_dir=str(self._copy))
-        # The checkout's own pack, in its own virtualenv (policy/.venv), made once: Pulumi makes none
-        # for a local pack, and without one the preview fails (and the CLI may then hang).
-        subprocess.run([str(project_dir / "scripts" / "ensure-venv"), "--policy"], check=True)
-        policy_pack = project_dir / POLICY_PACK
-        policy_config = policy_pack / f"{stack_name}.json"
+        pack, settings = policy_pack(project_dir, stack_name)
         # A refresh first lets the state learn of drift (a rebooted VM, a record edited by hand).
-        self._options: dict[str, Any] = {"policy_packs": [str(policy_pack)], "refresh": refresh}
-        if policy_config.exists():
-            self._options["policy_pack_configs"] = [str(policy_config)]
+        self._options: dict[str, Any] = {"policy_packs": [str(pack)], "refresh": refresh}
+        if settings is not None:
+            self._options["policy_pack_configs"] = [str(settings)]
 
     def preview(self, on_output: Callable[[str], None]) -> None:
         try:

@@ -19,8 +19,21 @@ INSTALL_HINT = (
 )
 
 
+POLICY_PACK = "policy"
+
+
 class PulumiFailed(Exception):
     pass
+
+
+def policy_pack(project_dir: Path, stack: str) -> tuple[Path, Path | None]:
+    """The checkout's policy pack, made ready (its own virtualenv, policy/.venv: Pulumi makes none
+    for a local pack, and without one a preview fails and the CLI may then hang), and the stack's
+    settings for it (policy/<stack>.json) when the stack has them."""
+    subprocess.run([str(project_dir / "scripts" / "ensure-venv"), "--policy"], check=True)
+    pack = project_dir / POLICY_PACK
+    settings = pack / f"{stack}.json"
+    return pack, settings if settings.exists() else None
 
 
 def cli_version(reported: str) -> tuple[int, int, int] | None:

@@ -22,13 +22,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from scripts.pulumi_cli import PulumiFailed, pulumi
+from scripts.pulumi_cli import PulumiFailed, policy_pack, pulumi
 
 PROJECT = Path(__file__).resolve().parents[1]
 CERTIFICATE_TYPE = "acme:index/certificate:Certificate"
 CERTIFICATE_PARENT = "TurnCertificate$"
 ACTIVATION = "::rollout-activate"
-POLICY = ("--policy-pack", "policy")
 
 
 class RenewalStopped(Exception):
@@ -83,10 +82,9 @@ class CliStack:
         return list(exported.get("deployment", {}).get("resources") or [])
 
     def up(self, target: str, dependents: bool) -> None:
-        arguments = ["up", "--stack", self.name, "--yes", "--refresh", "--diff", "--target", target, *POLICY]
-        policy_config = self.project_dir / "policy" / f"{self.name}.json"
-        if policy_config.exists():
-            arguments += ["--policy-pack-config", str(policy_config)]
+        pack, settings = policy_pack(self.project_dir, self.name)
+        arguments = ["up", "--stack", self.name, "--yes", "--refresh", "--diff", "--target", target]
+        arguments += ["--policy-pack", str(pack), *(["--policy-pack-config", str(settings)] if settings else [])]
         result = pulumi([*arguments, *(["--target-dependents"] if dependents else [])], self.project_dir, check=False)
         print(result.stdout, end="")
         if result.returncode != 0:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
 
 # The stock iptables rules of Oracle's Ubuntu images (/etc/iptables/rules.v4), the baseline of a VM.
 ORACLE_RULES = Path(__file__).parent / "fixtures" / "oracle-ubuntu-rules.v4"
@@ -71,3 +77,43 @@ def namespace_pair(
             for pid in pids:
                 sh("kill", "-9", pid, check=False)
             sh("ip", "netns", "del", namespace, check=False)
+
+
+def made_in(namespace: str, make: Callable[[], T]) -> T:
+    """`make()` run by a thread that joined the network namespace: a socket it makes stays in the
+    namespace, whichever thread then serves it (a server here, listening there)."""
+    made: list[T] = []
+    failed: list[BaseException] = []
+
+    def joined() -> None:
+        try:
+            descriptor = os.open(f"/var/run/netns/{namespace}", os.O_RDONLY)
+            try:
+                if ctypes.CDLL(None, use_errno=True).setns(descriptor, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {namespace}")
+            finally:
+                os.close(descriptor)
+            made.append(make())
+        except BaseException as error:  # raised again in the caller's thread
+            failed.append(error)
+
+    thread = threading.Thread(target=joined)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return made[0]
+
+
+@contextmanager
+def hosts_file(namespace: str, names: dict[str, str]) -> Iterator[None]:
+    """/etc/hosts as `ip netns exec <namespace>` shows it: `names` (hostname -> address) resolve there."""
+    folder = Path("/etc/netns") / namespace
+    folder.mkdir(parents=True)
+    try:
+        lines = "".join(f"{address} {name}\n" for name, address in names.items())
+        (folder / "hosts").write_text(f"127.0.0.1 localhost\n{lines}")
+        yield
+    finally:
+        (folder / "hosts").unlink(missing_ok=True)
+        folder.rmdir()

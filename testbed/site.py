@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from model.compute import InstanceSpec
 from model.ports import Ingress
 from render.release import ReleaseSettings, SecretValues, build_release
 from testbed.docker_host import DockerEngine
-from testbed.netns import ORACLE_RULES, Pair
+from testbed.netns import ORACLE_RULES, Pair, hosts_file
 from testbed.pki import make_pki
 from testbed.release_host import ReleaseHost, host_paths, standin_env
 from testbed.tools import container_open_files, require, require_tool
@@ -254,43 +253,40 @@ def _rolled_out(
     ca_file: Path,
     turn_ca_file: Path | None,
 ) -> Iterator[Site]:
-    hosts_dir = Path("/etc/netns") / pair.client
-    hosts_dir.mkdir(parents=True)
-    proxied = "".join(f"{EDGE} {host}\n" for host in HOSTNAMES)
-    (hosts_dir / "hosts").write_text(f"127.0.0.1 localhost\n{proxied}{SERVER} {TURN_HOST}\n")
-    # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
-    sshd = pair.popen(
-        pair.server,
-        [sys.executable, str(PROBE), "listen", str(ports.SSH.first), ",".join(map(str, MEDIA_PROBE_PORTS))],
-        stdout=subprocess.PIPE,
-    )
-    relays = [
-        pair.popen(
-            pair.client,
-            [sys.executable, str(HERE / "edge_relay.py"), EDGE, str(port), SERVER],
+    names = {**dict.fromkeys(HOSTNAMES, EDGE), TURN_HOST: SERVER}
+    with hosts_file(pair.client, names):
+        # Stand-ins for sshd and for media sockets, so that "open" is an answer, not an inference.
+        sshd = pair.popen(
+            pair.server,
+            [sys.executable, str(PROBE), "listen", str(ports.SSH.first), ",".join(map(str, MEDIA_PROBE_PORTS))],
             stdout=subprocess.PIPE,
         )
-        for port in (ports.HTTP.first, ports.HTTPS.first)
-    ]
-    home = scratch / "home"
-    home.mkdir()
-    # The VM: release.sh in its network namespace, talking to its engine; sudo runs for real there.
-    host = ReleaseHost(
-        home,
-        standin_env(scratch / "standin", engine.env, sudo_runs=True),
-        prefix=("nsenter", f"--net=/var/run/netns/{pair.server}"),
-    )
-    built = Site(pair, engine, host, settings, secrets, Path(settings.firewall_script), ca_file, 0.0, turn_ca_file)
-    try:
-        for started in (sshd, *relays):
-            assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
-        began = time.monotonic()
-        deployed = built.deploy()
-        assert deployed.returncode == 0, f"the first release failed:\n{deployed.stderr[-4000:]}\n{built.logs()}"
-        built.wait_until_healthy()
-        built.seconds_to_healthy = time.monotonic() - began
-        yield built
-    finally:
-        for process in (sshd, *relays):
-            process.terminate()
-        shutil.rmtree(hosts_dir, ignore_errors=True)
+        relays = [
+            pair.popen(
+                pair.client,
+                [sys.executable, str(HERE / "edge_relay.py"), EDGE, str(port), SERVER],
+                stdout=subprocess.PIPE,
+            )
+            for port in (ports.HTTP.first, ports.HTTPS.first)
+        ]
+        home = scratch / "home"
+        home.mkdir()
+        # The VM: release.sh in its network namespace, talking to its engine; sudo runs for real there.
+        host = ReleaseHost(
+            home,
+            standin_env(scratch / "standin", engine.env, sudo_runs=True),
+            prefix=("nsenter", f"--net=/var/run/netns/{pair.server}"),
+        )
+        built = Site(pair, engine, host, settings, secrets, Path(settings.firewall_script), ca_file, 0.0, turn_ca_file)
+        try:
+            for started in (sshd, *relays):
+                assert started.stdout is not None and started.stdout.readline().strip() == b"ready"
+            began = time.monotonic()
+            deployed = built.deploy()
+            assert deployed.returncode == 0, f"the first release failed:\n{deployed.stderr[-4000:]}\n{built.logs()}"
+            built.wait_until_healthy()
+            built.seconds_to_healthy = time.monotonic() - began
+            yield built
+        finally:
+            for process in (sshd, *relays):
+                process.terminate()

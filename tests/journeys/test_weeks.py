@@ -93,11 +93,14 @@ class SteadyRequests:
         return requests, failed, self.errors.read_text() if self.errors.exists() else ""
 
 
-def run(site: Site, *command: str) -> subprocess.CompletedProcess[str]:
-    """An operator's command, in the operator's namespace, with its backend and keys."""
+def run(
+    site: Site, *command: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """An operator's command, in the operator's namespace, with its backend and keys (or `env`)."""
     return subprocess.run(
         ["ip", "netns", "exec", site.operator.namespace, *command],
-        env=site.operator.env(),
+        cwd=cwd,
+        env=site.operator.env() if env is None else env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -135,25 +138,17 @@ def second_operator(site: Site) -> None:
         **{name: value for name, value in site.operator.env().items() if name != "PULUMI_CONFIG_PASSPHRASE"},
         "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase),
     }
-    preview = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            site.operator.namespace,
-            str(site.operator.engine / "bin" / "pulumi"),
-            "preview",
-            "--stack",
-            site.operator.stack,
-            "--expect-no-changes",
-            "--non-interactive",
-        ],
+    pulumi = str(site.operator.engine / "bin" / "pulumi")
+    preview = run(
+        site,
+        pulumi,
+        "preview",
+        "--stack",
+        site.operator.stack,
+        "--expect-no-changes",
+        "--non-interactive",
         cwd=checkout,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
     assert preview.returncode == 0, (preview.stdout + preview.stderr)[-3000:]
 

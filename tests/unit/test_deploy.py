@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from scripts import deploy as helper
 from scripts.deploy import DeployFailed, GaveUp, RetryPolicy, count_availability_domains, deploy, is_capacity_error
+from scripts.pulumi_cli import POLICY_PACK
 from testbed.mocks import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,7 +172,7 @@ def test_the_copy_holds_every_program_the_graph_runs_on_this_machine(stack: str,
     assert programs, "no local command runs a file of the checkout: nothing to check"
     missing = [program for program in programs if not (copy / program).is_file()]
     assert not missing, f"the copy `up` runs in lacks {missing}"
-    assert (copy / helper.POLICY_PACK / "PulumiPolicy.yaml").is_file()
+    assert (copy / POLICY_PACK / "PulumiPolicy.yaml").is_file()
 
 
 def test_without_a_terminal_or_yes_it_refuses_before_anything(capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,23 +94,25 @@ def test_a_push_deploys_only_after_the_tests_and_a_reviewer_and_the_renewal_wait
 def test_forks_are_told_why_there_is_no_preview_and_the_host_comment_is_edited_in_place() -> None:
     jobs = workflow("preview.yml")["jobs"]
     same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
-    assert jobs["preview"]["if"] == same_repository
+    assert jobs["preview"]["if"] == same_repository and jobs["preview"]["needs"] == "test"
+    assert jobs["preview"]["uses"] == "./.github/workflows/preview-stacks.yml"
     assert jobs["fork"]["if"] == same_repository.replace("==", "!=")
     assert "no pulumi preview for a pull request from a fork" in jobs["fork"]["steps"][0]["run"]
-    (comment,) = [step for step in jobs["preview"]["steps"] if step.get("name") == "Comment the host changes"]
-    assert "--method PATCH" in comment["run"] and "marker" in comment["run"]
+    comment = named(workflow("preview-stacks.yml")["jobs"]["preview"], "Comment the host changes")
+    assert "-m scripts.github_api comment --pr" in comment["run"] and "--marker" in comment["run"]
+    assert comment["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
 
 
 def test_a_pull_requests_preview_holds_no_credential_of_a_stack() -> None:
     """Its program is the pull request's: only the preview environment's secrets, on the mirror."""
-    job = workflow("preview.yml")["jobs"]["preview"]
+    job = workflow("preview-stacks.yml")["jobs"]["preview"]
     assert job["environment"] == "preview"
     text = yaml.safe_dump(job)
     used = set(re.findall(r"secrets\.([A-Z_]+)", text)) | set(re.findall(r"secrets\[", text))
     assert used and all(name.startswith("PREVIEW_") or name == "GITHUB_TOKEN" for name in used), used
     assert (
         "PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PREVIEW_CONFIG_PASSPHRASE }}"
-        in (ROOT / ".github" / "workflows" / "preview.yml").read_text()
+        in (ROOT / ".github" / "workflows" / "preview-stacks.yml").read_text()
     )
     names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
     mirror = next(index for index, step in enumerate(job["steps"]) if "preview-mirror config" in step.get("run", ""))
@@ -137,12 +139,12 @@ def test_the_renewal_runs_the_deployed_commit_and_targets_only_the_turn_certific
     job = document["jobs"]["up"]
     assert workflow("deploy.yml")["jobs"]["renew"]["with"] == {"environment": "renewal", "renewal": True}
     assert workflow("deploy.yml")["permissions"]["actions"] == "read", "a called workflow gets no more than its caller"
-    pushed, renewed = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
-    assert pushed["if"] == "${{ !inputs.renewal }}" and "with" not in pushed, "a push deploys the commit pushed"
-    assert renewed["if"] == "inputs.renewal" and renewed["with"]["ref"] == "${{ steps.deployed.outputs.sha }}"
-    (deployed,) = [step for step in job["steps"] if step.get("id") == "deployed"]
-    assert deployed["if"] == "inputs.renewal"
-    assert "actions/workflows/deploy.yml/runs?branch=main&event=push&status=success" in deployed["run"]
+    (checkout,) = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"] == {"fetch-depth": "${{ inputs.renewal && '0' || '1' }}"}, "the renewal needs the history"
+    deployed = named(job, "The commit production runs")
+    assert deployed["if"] == "inputs.renewal" and job["steps"].index(deployed) == job["steps"].index(checkout) + 1
+    assert "-m scripts.github_api deployed-commit --workflow deploy.yml --branch main" in deployed["run"]
+    assert 'git checkout -q --detach "$sha"' in deployed["run"]
     up = named(job, "pulumi up")
     assert up["env"]["RENEWAL"] == "${{ inputs.renewal }}"
     assert "scripts/renew -s prod" in up["run"]
@@ -166,7 +168,7 @@ def test_the_watch_checks_prod_through_the_edge_and_tells_the_alarms_topic_only_
     assert "-r requirements.txt" not in install["run"] and "ensure-venv" not in check["run"]
     assert document["defaults"]["run"]["shell"] == "bash", "pipefail: the check's failure survives `| tee`"
     assert tell["if"] == "failure() && steps.check.outcome == 'failure'"
-    assert 'oci ons message publish --topic-id "$TOPIC_ID"' in tell["run"]
+    assert '/page/bin/oci" ons message publish --topic-id "$TOPIC_ID"' in tell["run"]
     assert tell["env"]["TOPIC_ID"] == "${{ vars.ALERT_TOPIC_ID }}"
 
 
@@ -236,6 +238,6 @@ def test_an_app_release_opens_a_pull_request_with_a_token_that_starts_its_previe
     assert checkout["with"]["token"] == "${{ secrets.APP_RELEASE_TOKEN }}"
     assert '-m scripts.app_release -s prod --image "$IMAGE"' in bump["run"]
     assert bump["env"]["IMAGE"] == "${{ github.event.client_payload.image || inputs.image }}"
-    assert "gh pr create --base main" in pull_request["run"]
-    assert pull_request["env"]["GH_TOKEN"] == "${{ secrets.APP_RELEASE_TOKEN }}", "GITHUB_TOKEN's PRs start nothing"
+    assert '-m scripts.github_api pull-request --head "$BRANCH" --base main' in pull_request["run"]
+    assert pull_request["env"]["GITHUB_TOKEN"] == "${{ secrets.APP_RELEASE_TOKEN }}", "GITHUB_TOKEN's PRs start nothing"
     assert document["permissions"] == {"contents": "read"}, "the token carries the rights, not the workflow's"
