@@ -23,13 +23,15 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_pki(hostnames: Sequence[str]) -> TestPki:
+def make_pki(hostnames: Sequence[str], authority: str = "flowspace test origin CA") -> TestPki:
+    """A CA named `authority` (one bundle may hold several CAs: OpenSSL finds each by its name) and
+    a certificate for `hostnames`."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
-        .subject_name(_name("flowspace test origin CA"))
-        .issuer_name(_name("flowspace test origin CA"))
+        .subject_name(_name(authority))
+        .issuer_name(_name(authority))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))

@@ -366,7 +366,7 @@ def watch(runner: Runner, calls: OciCalls, caddy_back_after: float | None) -> st
         "OCI_CONFIG": UNUSED_OCI_CONFIG,
     }
     settings = existing_server_config(runner.host)
-    oci_pki = make_pki(OCI_HOSTS)
+    oci_pki = make_pki(OCI_HOSTS, authority="OCI endpoints' stand-in CA")
     bundle = runner.work / "ca-bundle.pem"
     bundle.write_text(runner.host.pki.ca_pem + oci_pki.ca_pem)
     names = dict.fromkeys((settings["socketHostname"], settings["livekitHostname"]), runner.host.pair.server_ip)
