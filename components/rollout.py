@@ -159,12 +159,12 @@ class Rollout(pulumi.ComponentResource):
             lambda values: render_secret_files(SecretValues(**values), shape, server.livekit_access)
         )
         secret_files = pulumi.Output.secret(rendered)
-        digests: pulumi.Output[str] = pulumi.Output.all(secret_files, digest_key.result).apply(
-            lambda v: secret_digests(v[0], v[1])
-        )
-        stdin: pulumi.Output[str] = secret_files.apply(secrets_stdin)
         mirrored = args.mirrored_secrets
-        if mirrored is not None:
+        digests: pulumi.Output[str]
+        if mirrored is None:
+            digests = pulumi.Output.all(secret_files, digest_key.result).apply(lambda v: secret_digests(v[0], v[1]))
+            stdin = secret_files.apply(secrets_stdin)
+        else:
             digests, stdin = pulumi.Output.from_input(mirrored.digests), pulumi.Output.secret(mirrored.stdin)
         # The id hashes the secret files' keyed digests too (so a rotated secret re-rolls): they
         # reveal nothing of them, and the id must be readable in paths and diffs.
